@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0
+# kesync: a Windows NT driver design ported to a Linux PCI driver, with the
+# QEMU device it drives.
+#
+#   make run     build everything, boot a guest, show the device working
+#   make check   run every test; the last line is "N passed, N failed"
+#
+# Other targets: shell, deps, qemu, module, guest, lint, clean (see README).
+
+SHELL := /bin/bash
+B := build
+KVER ?= $(shell find /lib/modules -mindepth 1 -maxdepth 1 -name '*-amd64' -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+CC ?= gcc
+# The kselftest harness comes from Debian's linux-source-6.1 (unpacked once
+# into the cache); evaluated only when a guest program is built.
+KSFT = $(shell scripts/linux-src.sh)/tools/testing/selftests
+GUEST_CFLAGS = -static -O2 -g -Wall -Wextra -I$(CURDIR)/include/uapi \
+	-I$(CURDIR)/tests/guest -I$(KSFT) -pthread
+
+GUEST_C := $(wildcard tests/guest/*.c) tools/kesyncctl.c
+GUEST_BIN := $(patsubst %.c,$(B)/guest/bin/%,$(notdir $(GUEST_C)))
+GUEST_SH := $(wildcard tests/guest/*.sh tests/guest/*.settings)
+GUEST_HDR := $(wildcard tests/guest/*.h) $(wildcard include/uapi/linux/*.h)
+MODULE_SRC := $(wildcard module/*.c module/*.h module/Kbuild) $(wildcard include/uapi/linux/*.h)
+INIT_SRC := scripts/guest-init scripts/guest-lib.sh scripts/initramfs.sh
+
+.PHONY: all run shell check check-host check-guest deps qemu module guest \
+	initramfs lint clean distclean help
+
+all: deps qemu initramfs
+
+help:
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@scripts/deps.sh
+
+qemu: deps
+	@scripts/qemu.sh
+
+module: deps $(B)/kesync.ko
+
+$(B)/kesync.ko: $(MODULE_SRC) | deps
+	@mkdir -p $(B)
+	$(MAKE) -C module KVER=$(KVER)
+	cp module/kesync.ko $@
+
+$(B)/guest/bin/%: tests/guest/%.c $(GUEST_HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ $<
+
+$(B)/guest/bin/kesyncctl: tools/kesyncctl.c $(GUEST_HDR) | deps
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ $<
+
+guest: deps $(GUEST_BIN)
+	@mkdir -p $(B)/guest/bin
+	@for f in $(GUEST_SH); do cmp -s $$f $(B)/guest/bin/$$(basename $$f) || \
+		install -m 0755 $$f $(B)/guest/bin/; done
+
+initramfs: module guest
+	@scripts/mkguest.sh $(B)/initramfs.cpio.gz $(B) $(B)/guest/bin
+
+run: all
+	@scripts/run-guest.sh --job scripts/jobs/demo.sh --timeout 300 $(ARGS)
+
+shell: all
+	@scripts/run-guest.sh --interactive $(ARGS)
+
+check: all
+	@scripts/check.sh $(ARGS)
+
+lint: deps
+	@scripts/lint.sh
+
+clean:
+	$(MAKE) -C module clean KVER=$(KVER) >/dev/null 2>&1 || true
+	rm -rf $(B)
+
+distclean: clean
+	@echo "caches under $${XDG_CACHE_HOME:-$$HOME/.cache}/kesync are kept; remove them by hand"

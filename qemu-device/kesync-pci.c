@@ -1,0 +1,3 @@
+#include "qemu/osdep.h"
+#include "hw/pci/pci.h"
+#include "standard-headers/misc/kesync_hw.h"

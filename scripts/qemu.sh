@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build QEMU 7.2 from Debian's own source package with the kesync-pci device
+# grafted in, and install a link to it as build/qemu-system-x86_64.
+#
+# Cache layout (outside the clone):
+#   $KESYNC_CACHE/apt/                 private apt config with deb-src entries
+#   $KESYNC_CACHE/qemu/<version>/src   'apt-get source qemu', Debian patches on
+#   $KESYNC_CACHE/qemu/<version>/build-<cfg>  ninja build dir
+# A new Debian QEMU version gets a new tree and a build from scratch; an edit
+# of qemu-device/ or include/ only re-runs the graft and an incremental ninja.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features
+	--disable-docs --disable-install-blobs --disable-werror)
+APTDIR=$KESYNC_CACHE/apt
+
+# A private apt configuration that adds deb-src entries for the archives the
+# system already uses; the system's own apt sources are left alone.
+apt_private() {
+	mkdir -p "$APTDIR/sources.list.d" "$APTDIR/lists/partial" \
+		"$APTDIR/cache/archives/partial"
+	local f out
+	rm -f "$APTDIR"/sources.list.d/*
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		out=$APTDIR/sources.list.d/$(basename "$f")
+		sed 's/^Types:.*/Types: deb-src/' "$f" >"$out"
+	done
+	: >"$APTDIR/sources.list"
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -e "$f" ] || continue
+		sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' "$f" \
+			>>"$APTDIR/sources.list"
+	done
+	cat >"$APTDIR/apt.conf" <<EOC
+Dir::Etc::SourceList "$APTDIR/sources.list";
+Dir::Etc::SourceParts "$APTDIR/sources.list.d";
+Dir::State::Lists "$APTDIR/lists";
+Dir::Cache "$APTDIR/cache";
+APT::Sandbox::User "root";
+EOC
+	# Refresh the source index at most once a day.
+	if [ -z "$(find "$APTDIR/lists" -maxdepth 1 -name '*Sources*' \
+		-mmin -1440 2>/dev/null | head -n 1)" ]; then
+		log "updating the private deb-src index"
+		APT_CONFIG=$APTDIR/apt.conf apt-get update -qq ||
+			die "apt-get update (deb-src) failed"
+	fi
+}
+
+qemu_version() {
+	APT_CONFIG=$APTDIR/apt.conf apt-get source --print-uris qemu 2>/dev/null |
+		sed -n "s/^'[^']*' qemu_\([^ ]*\)\.dsc .*/\1/p" | head -n 1
+}
+
+# graft_block FILE TAG CONTENT-FILE: put CONTENT between marker lines at the
+# end of FILE, replacing any earlier graft.  Touches FILE only on a change.
+graft_block() {
+	local file=$1 tag=$2 content=$3 tmp
+	tmp=$(mktemp)
+	sed "/^# kesync-begin $tag\$/,/^# kesync-end $tag\$/d" "$file" >"$tmp"
+	{
+		printf '# kesync-begin %s\n' "$tag"
+		cat "$content"
+		printf '# kesync-end %s\n' "$tag"
+	} >>"$tmp"
+	if cmp -s "$tmp" "$file"; then
+		rm -f "$tmp"
+	else
+		cat "$tmp" >"$file"
+		rm -f "$tmp"
+	fi
+}
+
+install_if_changed() {
+	mkdir -p "$(dirname "$2")"
+	cmp -s "$1" "$2" || cp "$1" "$2"
+}
+
+graft() {
+	local src=$1 dev=$KESYNC_ROOT/qemu-device tmp
+	install_if_changed "$dev/kesync-pci.c" "$src/hw/misc/kesync-pci.c"
+	graft_block "$src/hw/misc/meson.build" device "$dev/meson.build"
+	graft_block "$src/hw/misc/Kconfig" device "$dev/Kconfig"
+	graft_block "$src/hw/misc/trace-events" device "$dev/trace-events"
+
+	# The register map: QEMU includes a generated copy of the one header
+	# the driver uses (as update-linux-headers.sh does for standard-headers).
+	tmp=$(mktemp)
+	sed -e 's/__le\(8\|16\|32\|64\)/uint\1_t/g' \
+	    -e 's/__u\(8\|16\|32\|64\)/uint\1_t/g' \
+	    -e 's/__s\(8\|16\|32\|64\)/int\1_t/g' \
+	    -e 's@#include <linux/types.h>@#include "standard-headers/linux/types.h"@' \
+	    -e 's/_UAPI_LINUX_KESYNC_HW_H/STANDARD_HEADERS_MISC_KESYNC_HW_H/g' \
+	    "$KESYNC_ROOT/include/uapi/linux/kesync_hw.h" >"$tmp"
+	install_if_changed "$tmp" \
+		"$src/include/standard-headers/misc/kesync_hw.h"
+	rm -f "$tmp"
+
+	# The host-side device test, built with QEMU's libqtest/libqos.
+	install_if_changed "$dev/tests/kesync-pci-test.c" \
+		"$src/tests/qtest/kesync-pci-test.c"
+	if ! grep -q "'kesync-pci-test'" "$src/tests/qtest/meson.build"; then
+		sed -i "/^qtests_x86_64 = qtests_i386\$/a qtests_x86_64 += ['kesync-pci-test']" \
+			"$src/tests/qtest/meson.build"
+	fi
+}
+
+main() {
+	command -v meson >/dev/null || die "meson missing: run scripts/deps.sh"
+	apt_private
+	local ver
+	ver=$(qemu_version)
+	[ -n "$ver" ] || die "no qemu source package found in Debian's archive"
+	local top=$KESYNC_CACHE/qemu/$ver
+	local cfg
+	cfg=$(printf '%s\n' "${CONFIGURE_FLAGS[@]}" | sha256sum | cut -c1-12)
+	local src=$top/src bld=$top/build-$cfg
+
+	if [ ! -f "$src/.kesync-unpacked" ]; then
+		log "fetching QEMU $ver source from Debian (apt-get source)"
+		rm -rf "$top"
+		mkdir -p "$top/dl"
+		(cd "$top/dl" && APT_CONFIG=$APTDIR/apt.conf \
+			apt-get source -qq qemu >/dev/null) ||
+			die "apt-get source qemu failed"
+		mv "$top"/dl/qemu-*/ "$src"
+		rm -rf "$top/dl"
+		touch "$src/.kesync-unpacked"
+	fi
+
+	graft "$src"
+
+	if [ ! -f "$bld/build.ninja" ]; then
+		log "configuring QEMU $ver (x86_64-softmmu only)"
+		rm -rf "$bld"
+		mkdir -p "$bld"
+		(cd "$bld" && "$src/configure" "${CONFIGURE_FLAGS[@]}" \
+			>configure.log 2>&1) ||
+			{ tail -n 30 "$bld/configure.log" >&2; die "QEMU configure failed"; }
+	fi
+
+	log "building QEMU (ninja, incremental)"
+	ninja -C "$bld" qemu-system-x86_64 tests/qtest/kesync-pci-test \
+		>"$bld/ninja.log" 2>&1 ||
+		{ grep -B2 -A12 -m3 'error' "$bld/ninja.log" >&2 ||
+			tail -n 40 "$bld/ninja.log" >&2
+		  die "QEMU build failed (log: $bld/ninja.log)"; }
+
+	mkdir -p "$KESYNC_BUILD"
+	ln -sfn "$bld/qemu-system-x86_64" "$KESYNC_BUILD/qemu-system-x86_64"
+	ln -sfn "$bld/tests/qtest/kesync-pci-test" "$KESYNC_BUILD/kesync-pci-test"
+	printf '%s\n' "$ver" >"$KESYNC_BUILD/qemu-version"
+}
+
+main "$@"

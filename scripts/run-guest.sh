@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot a QEMU guest with the kesync-pci device and run one job in it.
+#
+# Usage: run-guest.sh [options] [-- COMMAND...]
+#   --job FILE        shell script to run in the guest (else COMMAND, else a shell)
+#   --units N         units on the device (default 2)
+#   --irq MODE        auto|msix|msi|intx: hides the device's MSI-X/MSI
+#                     capabilities as needed and forces the driver's mode
+#   --pump P          startio|thread (driver parameter)
+#   --modparams S     more kesync.ko parameters
+#   --devopts S       more -device kesync-pci properties (k=v,...)
+#   --iommu           intel-iommu in strict mode (q35, intel_iommu=on iommu.strict=1)
+#   --kernel F        guest kernel (default: Debian's installed vmlinuz)
+#   --initrd F        base initramfs (default: build/initramfs.cpio.gz)
+#   --qmp SOCK        QMP unix socket (server, nowait) for host-side control
+#   --timeout S       hard limit for the whole boot (default 300)
+#   --log FILE        console log (default: a temp file, printed on failure)
+#   --append S        more kernel command line
+#   --mem M           guest memory (default 1024M)
+#   --smp N           vCPUs (default 2)
+#   --interactive     attach the serial console to this terminal
+#   --quiet           do not echo the console while it runs
+# Exit: the job's exit code; 124 on timeout; 125 if the guest died before
+# the job ended (panic, QEMU error).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+job= units=2 irq=auto pump= modparams= devopts= iommu=0 kernel= initrd=
+qmp= tmo=300 logf= append= mem=1024M smp=2 interactive=0 quiet=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--job) job=$2; shift 2 ;;
+	--units) units=$2; shift 2 ;;
+	--irq) irq=$2; shift 2 ;;
+	--pump) pump=$2; shift 2 ;;
+	--modparams) modparams=$2; shift 2 ;;
+	--devopts) devopts=$2; shift 2 ;;
+	--iommu) iommu=1; shift ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--initrd) initrd=$2; shift 2 ;;
+	--qmp) qmp=$2; shift 2 ;;
+	--timeout) tmo=$2; shift 2 ;;
+	--log) logf=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
+	--interactive) interactive=1; shift ;;
+	--quiet) quiet=1; shift ;;
+	-h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--) shift; break ;;
+	*) die "unknown option $1 (see --help)" ;;
+	esac
+done
+
+qemu=$KESYNC_BUILD/qemu-system-x86_64
+[ -x "$qemu" ] || die "no QEMU at $qemu: run 'make qemu'"
+kver=$(guest_kver)
+kernel=${kernel:-/boot/vmlinuz-$kver}
+initrd=${initrd:-$KESYNC_BUILD/initramfs.cpio.gz}
+[ -r "$kernel" ] || die "cannot read guest kernel $kernel"
+[ -r "$initrd" ] || die "no initramfs at $initrd: run 'make initramfs'"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The job and its environment, as a second cpio appended to the base one.
+mkdir -p "$work/root/etc/kesync"
+if [ -n "$job" ]; then
+	cp "$job" "$work/root/etc/kesync/job.sh"
+elif [ $# -gt 0 ]; then
+	printf '%s\n' "$*" >"$work/root/etc/kesync/job.sh"
+else
+	printf 'kesync_load\necho "kesync guest shell: poweroff -f to leave"\nsetsid cttyhack sh\n' \
+		>"$work/root/etc/kesync/job.sh"
+	interactive=1
+fi
+
+mp=
+case $irq in
+auto) ;;
+msix) mp="irq_mode=msix" ;;
+msi) mp="irq_mode=msi"; devopts="msix=off${devopts:+,$devopts}" ;;
+intx) mp="irq_mode=intx"; devopts="msix=off,msi=off${devopts:+,$devopts}" ;;
+*) die "--irq takes auto, msix, msi or intx" ;;
+esac
+[ -n "$pump" ] && mp="$mp pump=$pump"
+mp="$mp $modparams"
+{
+	printf 'KESYNC_MODPARAMS=%q\n' "$(echo $mp)"
+	printf 'KESYNC_UNITS=%s\nKESYNC_IRQ=%s\nKESYNC_PUMP=%s\nKESYNC_IOMMU=%s\n' \
+		"$units" "$irq" "${pump:-startio}" "$iommu"
+	printf 'export KESYNC_MODPARAMS KESYNC_UNITS KESYNC_IRQ KESYNC_PUMP KESYNC_IOMMU\n'
+} >"$work/root/etc/kesync/env.sh"
+(cd "$work/root" && find . | cpio -o -H newc --quiet --owner=0:0) |
+	gzip -1 >"$work/job.cpio.gz"
+cat "$initrd" "$work/job.cpio.gz" >"$work/initrd.gz"
+
+accel=$("$KESYNC_ROOT/scripts/accel.sh")
+
+args=(-nodefaults -nographic -no-reboot -m "$mem" -smp "$smp"
+	-accel "$accel" -cpu max
+	-L /usr/share/seabios -L /usr/share/qemu
+	-kernel "$kernel" -initrd "$work/initrd.gz")
+cmdline="console=ttyS0,115200 panic=-1 oops=panic loglevel=4 quiet rdinit=/init"
+if [ "$iommu" = 1 ]; then
+	args+=(-machine q35 -device intel-iommu)
+	cmdline="$cmdline intel_iommu=on iommu.strict=1"
+else
+	args+=(-machine q35)
+fi
+# The device sits behind a PCIe root port so it can be hot-unplugged.
+args+=(-device pcie-root-port,id=rp0,chassis=1,slot=1
+	-device "kesync-pci,id=kesync0,bus=rp0,units=$units${devopts:+,$devopts}")
+[ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
+cmdline="$cmdline $append"
+
+logf=${logf:-$work/console.log}
+if [ "$interactive" = 1 ]; then
+	args+=(-serial mon:stdio)
+	exec "$qemu" "${args[@]}" -append "$cmdline"
+fi
+args+=(-serial stdio)
+
+set +e
+if [ "$quiet" = 1 ]; then
+	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" \
+		</dev/null >"$logf" 2>&1
+else
+	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" \
+		</dev/null 2>&1 | tee "$logf"
+	test "${PIPESTATUS[0]}" -eq 0
+fi
+qrc=$?
+set -e
+tr -d '\r' <"$logf" >"$logf.tmp" && mv "$logf.tmp" "$logf"
+
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	log "guest timed out after ${tmo}s (console log: $logf)"
+	exit 124
+fi
+rc=$(sed -n 's/^KESYNC-JOB-END rc=\([0-9]*\).*/\1/p' "$logf" | tail -n 1)
+if [ -z "$rc" ]; then
+	log "guest died before its job ended (QEMU exit $qrc)"
+	exit 125
+fi
+exit "$rc"
