@@ -25,7 +25,7 @@ MODULE_SRC := $(wildcard module/*.c module/*.h module/Kbuild) $(wildcard include
 INIT_SRC := scripts/guest-init scripts/guest-lib.sh scripts/initramfs.sh
 
 .PHONY: all run shell check check-host check-guest deps qemu module guest \
-	initramfs lint clean distclean help
+	initramfs debug lint clean distclean help
 
 all: deps qemu initramfs
 
@@ -55,11 +55,29 @@ $(B)/guest/bin/kesyncctl: tools/kesyncctl.c $(GUEST_HDR) | deps
 
 guest: deps $(GUEST_BIN)
 	@mkdir -p $(B)/guest/bin
+	@scripts/guest-extras.sh $(B)/extras.cpio.gz
 	@for f in $(GUEST_SH); do cmp -s $$f $(B)/guest/bin/$$(basename $$f) || \
 		install -m 0755 $$f $(B)/guest/bin/; done
 
 initramfs: module guest
 	@scripts/mkguest.sh $(B)/initramfs.cpio.gz $(B) $(B)/guest/bin
+
+# The debug tier: a lockdep/KASAN/kmemleak/DMA-API-debug kernel built from
+# Debian's linux-source-6.1 with kesync in-tree (the project's Kconfig),
+# kesync also built out-of-tree against it, and an initramfs for it.
+debug: deps guest
+	@set -e; obj=$$(scripts/debug-kernel.sh); \
+	mkdir -p $(B)/debug/oot; \
+	ln -sfn $$obj/arch/x86/boot/bzImage $(B)/debug/bzImage; \
+	cp $$obj/drivers/misc/kesync/kesync.ko $(B)/debug/kesync.ko; \
+	rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' \
+		module/ $(B)/debug/oot/module/; \
+	rsync -rc include/ $(B)/debug/oot/include/; \
+	$(MAKE) -s -C $$obj M=$(CURDIR)/$(B)/debug/oot/module W=1 modules \
+		>$(B)/debug/oot-build.log 2>&1 || \
+		{ cat $(B)/debug/oot-build.log; exit 1; }; \
+	! grep -E 'warning:|error:' $(B)/debug/oot-build.log
+	@scripts/mkguest.sh $(B)/initramfs-debug.cpio.gz $(B)/debug $(B)/guest/bin
 
 run: all
 	@scripts/run-guest.sh --job scripts/jobs/demo.sh --timeout 300 $(ARGS)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Print the accelerator to use: kvm only when a short probe proves KVM boots
+# Print the accelerator to use (QEMU is configured with --enable-kvm): kvm only when a short probe proves KVM boots
 # a guest here (on some hosts /dev/kvm exists and hangs), else tcg.  The
 # answer is cached per host kernel and QEMU for a day.  KESYNC_ACCEL=tcg|kvm
 # overrides it.

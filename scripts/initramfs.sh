@@ -27,11 +27,6 @@ find "$kodir" -maxdepth 1 -name '*.ko' -exec cp {} "$stage/kesync/modules/" \;
 if [ -d "$bindir" ]; then
 	cp -a "$bindir"/. "$stage/kesync/bin/"
 fi
-# Libraries of dynamically linked guest programs (fio, stress-ng) copied by
-# the Makefile into BIN_DIR/../lib land in /lib and /usr/lib.
-if [ -d "$bindir/../lib" ]; then
-	cp -a "$bindir/../lib/." "$stage/"
-fi
 echo 'root:x:0:0:root:/root:/bin/sh' >"$stage/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"

@@ -12,7 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features
+CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features --enable-kvm
 	--disable-docs --disable-install-blobs --disable-werror)
 APTDIR=$KESYNC_CACHE/apt
 
@@ -155,4 +155,8 @@ main() {
 	printf '%s\n' "$ver" >"$KESYNC_BUILD/qemu-version"
 }
 
+# One build at a time per cache (two clones or two shells may share it).
+mkdir -p "$KESYNC_CACHE/qemu"
+exec 9>"$KESYNC_CACHE/qemu/.lock"
+flock 9
 main "$@"

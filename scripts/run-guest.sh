@@ -11,6 +11,9 @@
 #   --modparams S     more kesync.ko parameters
 #   --devopts S       more -device kesync-pci properties (k=v,...)
 #   --iommu           intel-iommu in strict mode (q35, intel_iommu=on iommu.strict=1)
+#   --debug           the debug kernel and its initramfs ('make debug'),
+#                     booted with panic_on_warn=1
+#   --extras          add fio and stress-ng (build/extras.cpio.gz, ~100 MiB)
 #   --kernel F        guest kernel (default: Debian's installed vmlinuz)
 #   --initrd F        base initramfs (default: build/initramfs.cpio.gz)
 #   --qmp SOCK        QMP unix socket (server, nowait) for host-side control
@@ -27,7 +30,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 job= units=2 irq=auto pump= modparams= devopts= iommu=0 kernel= initrd=
-qmp= tmo=300 logf= append= mem=1024M smp=2 interactive=0 quiet=0
+qmp= tmo=300 logf= append= mem=1024M smp=2 interactive=0 quiet=0 debug=0 extras=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--job) job=$2; shift 2 ;;
@@ -37,6 +40,8 @@ while [ $# -gt 0 ]; do
 	--modparams) modparams=$2; shift 2 ;;
 	--devopts) devopts=$2; shift 2 ;;
 	--iommu) iommu=1; shift ;;
+	--debug) debug=1; shift ;;
+	--extras) extras=1; shift ;;
 	--kernel) kernel=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--qmp) qmp=$2; shift 2 ;;
@@ -47,7 +52,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	--quiet) quiet=1; shift ;;
-	-h|--help) sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--) shift; break ;;
 	*) die "unknown option $1 (see --help)" ;;
 	esac
@@ -56,6 +61,12 @@ done
 qemu=$KESYNC_BUILD/qemu-system-x86_64
 [ -x "$qemu" ] || die "no QEMU at $qemu: run 'make qemu'"
 kver=$(guest_kver)
+if [ "$debug" = 1 ]; then
+	kernel=${kernel:-$KESYNC_BUILD/debug/bzImage}
+	initrd=${initrd:-$KESYNC_BUILD/initramfs-debug.cpio.gz}
+	append="panic_on_warn=1 $append"
+	[ "$mem" = 1024M ] && mem=2048M
+fi
 kernel=${kernel:-/boot/vmlinuz-$kver}
 initrd=${initrd:-$KESYNC_BUILD/initramfs.cpio.gz}
 [ -r "$kernel" ] || die "cannot read guest kernel $kernel"
@@ -90,11 +101,17 @@ mp="$mp $modparams"
 	printf 'KESYNC_MODPARAMS=%q\n' "$(echo $mp)"
 	printf 'KESYNC_UNITS=%s\nKESYNC_IRQ=%s\nKESYNC_PUMP=%s\nKESYNC_IOMMU=%s\n' \
 		"$units" "$irq" "${pump:-startio}" "$iommu"
-	printf 'export KESYNC_MODPARAMS KESYNC_UNITS KESYNC_IRQ KESYNC_PUMP KESYNC_IOMMU\n'
+	printf 'KESYNC_DEBUG=%s\n' "$debug"
+	printf 'export KESYNC_MODPARAMS KESYNC_UNITS KESYNC_IRQ KESYNC_PUMP KESYNC_IOMMU KESYNC_DEBUG\n'
 } >"$work/root/etc/kesync/env.sh"
 (cd "$work/root" && find . | cpio -o -H newc --quiet --owner=0:0) |
 	gzip -1 >"$work/job.cpio.gz"
-cat "$initrd" "$work/job.cpio.gz" >"$work/initrd.gz"
+parts=("$initrd")
+if [ "$extras" = 1 ]; then
+	[ -r "$KESYNC_BUILD/extras.cpio.gz" ] || die "no build/extras.cpio.gz: run 'make guest'"
+	parts+=("$KESYNC_BUILD/extras.cpio.gz")
+fi
+cat "${parts[@]}" "$work/job.cpio.gz" >"$work/initrd.gz"
 
 accel=$("$KESYNC_ROOT/scripts/accel.sh")
 

@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the debug guest kernel (lockdep, KASAN, kmemleak, DMA-API debug, ...)
+# from Debian's linux-source-6.1 with kernel/debug.config on an allnoconfig
+# base, kesync built in-tree through the project's Kconfig (=m), and print
+# the build directory.  Cached outside the clone, keyed by the fragment, the
+# source version and this script; the in-tree module is rebuilt when module/
+# changes (an incremental make).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+ksrc=$("$KESYNC_ROOT/scripts/linux-src.sh")
+ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+key=$(hash_files "$KESYNC_ROOT/kernel/debug.config" "$0" | cut -c1-12)
+top=$KESYNC_CACHE/debug-kernel/$ver-$key
+src=$top/src
+obj=$top/obj
+jobs=$(nproc)
+
+if [ ! -f "$src/.kesync-ready" ]; then
+	log "preparing debug kernel source $ver"
+	rm -rf "$top"
+	mkdir -p "$top"
+	cp -a "$ksrc" "$src"
+	rm -f "$src/.kesync-unpacked"
+	# kesync in-tree: drivers/misc/kesync with the project's Kconfig.
+	printf 'source "drivers/misc/kesync/Kconfig"\n' >>"$src/drivers/misc/Kconfig"
+	printf 'obj-$(CONFIG_KESYNC) += kesync/\n' >>"$src/drivers/misc/Makefile"
+	touch "$src/.kesync-ready"
+fi
+
+# Refresh the in-tree copy of the driver (rsync -c: only changed files).
+mkdir -p "$src/drivers/misc/kesync" "$src/include/uapi/linux"
+rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' \
+	--exclude='*.mod*' --exclude='modules.order' --exclude='Module.symvers' \
+	--exclude=Makefile \
+	"$KESYNC_ROOT/module/" "$src/drivers/misc/kesync/"
+cp "$KESYNC_ROOT/Kconfig" "$src/drivers/misc/kesync/Kconfig"
+for h in "$KESYNC_ROOT"/include/uapi/linux/*.h; do
+	cmp -s "$h" "$src/include/uapi/linux/$(basename "$h")" ||
+		cp "$h" "$src/include/uapi/linux/"
+done
+
+if [ ! -f "$obj/.config" ]; then
+	mkdir -p "$obj"
+	{ cat "$KESYNC_ROOT/kernel/debug.config"; echo 'CONFIG_KESYNC=m'; } \
+		>"$obj/fragment.config"
+	make -C "$src" O="$obj" KCONFIG_ALLCONFIG="$obj/fragment.config" \
+		allnoconfig >/dev/null
+	# Every option of the fragment must have survived olddefconfig.
+	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$KESYNC_ROOT/kernel/debug.config" |
+		while IFS= read -r l; do
+			grep -qxF "$l" "$obj/.config" || echo "$l"
+		done; grep -E '^# CONFIG_.* is not set' "$KESYNC_ROOT/kernel/debug.config" |
+		while IFS= read -r l; do
+			grep -qxF "$l" "$obj/.config" || echo "$l"
+		done)
+	[ -z "$missing" ] || { rm -f "$obj/.config"; die "debug config lost options: $missing"; }
+fi
+
+log "building the debug kernel (first time about 10 minutes)"
+if ! make -C "$src" O="$obj" -j"$jobs" bzImage modules >"$top/build.log" 2>&1; then
+	grep -m5 -B2 -A10 'error' "$top/build.log" >&2 || tail -n 40 "$top/build.log" >&2
+	die "debug kernel build failed (log: $top/build.log)"
+fi
+printf '%s\n' "$obj"

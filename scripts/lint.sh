@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make lint: static analysis.  Each check prints TAP ('ok N - name'), so
+# the runner can count them; exit status is non-zero when any fails.
+#   checkpatch.pl --strict  module/ include/ tests/ tools/ (kernel's script)
+#   sparse (C=2) and W=1    module/ against the guest kernel's headers
+#   coccicheck (report)     module/, with the kernel's semantic patches
+#   QEMU checkpatch.pl      qemu-device/
+#   shellcheck              scripts/ and tests/*.sh
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+
+cd "$KESYNC_ROOT" || exit 1
+ksrc=$("$KESYNC_ROOT/scripts/linux-src.sh") || die "no kernel source"
+kver=$(guest_kver)
+kbuild=/lib/modules/$kver/build
+out=$KESYNC_BUILD/lint
+mkdir -p "$out"
+n=0 fails=0
+
+check() {
+	local name=$1
+	shift
+	n=$((n + 1))
+	if "$@" >"$out/$name.log" 2>&1; then
+		echo "ok $n - lint: $name"
+	else
+		echo "not ok $n - lint: $name"
+		sed 's/^/# /' "$out/$name.log" | head -n 60
+		fails=$((fails + 1))
+	fi
+}
+
+kfiles() {
+	git ls-files -- 'module/*.[ch]' 'include/*.h' 'tests/*.[ch]' 'tools/*.[ch]'
+}
+
+run_checkpatch() {
+	local f rc=0
+	for f in $(kfiles); do
+		"$ksrc/scripts/checkpatch.pl" --strict --no-tree --terse \
+			--show-types --ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \
+			-f "$f" | grep -v '^total:' && rc=1
+	done
+	return $rc
+}
+
+# A module build whose output must contain no warning.
+module_build() {
+	local log
+	make -C module KVER="$kver" clean >/dev/null 2>&1
+	log=$(make -C module KVER="$kver" "$@" 2>&1) || { echo "$log"; return 1; }
+	echo "$log"
+	! echo "$log" | grep -E 'warning:|error:' | grep -v 'kesync-trace.h.*TRACE_'
+}
+
+run_cocci() {
+	local log
+	log=$(make -C "$kbuild" M="$KESYNC_ROOT/module" coccicheck MODE=report \
+		COCCI= SPFLAGS="--very-quiet" 2>&1)
+	echo "$log"
+	! echo "$log" | grep -E '^/.*(WARNING|ERROR)'
+}
+
+run_qemu_checkpatch() {
+	local qsrc
+	qsrc=$(find "$KESYNC_CACHE/qemu" -mindepth 2 -maxdepth 2 -name src | head -n 1)
+	[ -n "$qsrc" ] || { echo "QEMU source not fetched"; return 1; }
+	"$qsrc/scripts/checkpatch.pl" --no-tree -f qemu-device/kesync-pci.c \
+		qemu-device/tests/kesync-pci-test.c
+}
+
+run_shellcheck() {
+	shellcheck -x scripts/*.sh scripts/guest-init scripts/jobs/*.sh .ci/run \
+		$(git ls-files -- 'tests/*.sh')
+}
+
+echo "TAP version 13"
+check checkpatch run_checkpatch
+check w1 module_build W=1
+check sparse module_build C=2
+check coccicheck run_cocci
+check qemu-checkpatch run_qemu_checkpatch
+check shellcheck run_shellcheck
+echo "1..$n"
+make -C module KVER="$kver" >/dev/null 2>&1
+[ "$fails" -eq 0 ]
