@@ -58,9 +58,20 @@ if [ ! -f "$obj/.config" ]; then
 	[ -z "$missing" ] || { rm -f "$obj/.config"; die "debug config lost options: $missing"; }
 fi
 
-log "building the debug kernel (first time about 10 minutes)"
-if ! make -C "$src" O="$obj" -j"$jobs" bzImage modules >"$top/build.log" 2>&1; then
-	grep -m5 -B2 -A10 'error' "$top/build.log" >&2 || tail -n 40 "$top/build.log" >&2
-	die "debug kernel build failed (log: $top/build.log)"
+if [ ! -f "$obj/.kesync-bzimage" ] ||
+	[ -n "$(find "$obj/.config" -newer "$obj/.kesync-bzimage")" ]; then
+	log "building the debug kernel (first time about 10 minutes)"
+	if ! make -C "$src" O="$obj" -j"$jobs" bzImage >"$top/build.log" 2>&1; then
+		grep -m5 -B2 -A10 'error' "$top/build.log" >&2 ||
+			tail -n 40 "$top/build.log" >&2
+		die "debug kernel build failed (log: $top/build.log)"
+	fi
+	touch "$obj/.kesync-bzimage"
+fi
+# kesync is the only module (=m): built in-tree, incrementally.
+if ! make -C "$src" O="$obj" -j"$jobs" W=1 modules >"$top/modules.log" 2>&1; then
+	grep -m5 -B2 -A10 'error' "$top/modules.log" >&2 ||
+		tail -n 40 "$top/modules.log" >&2
+	die "in-tree kesync build failed (log: $top/modules.log)"
 fi
 printf '%s\n' "$obj"

@@ -9,7 +9,7 @@ set -euo pipefail
 # the guest userland, and the checkers used by 'make lint'.
 PKGS=(
 	build-essential dpkg-dev git python3 ninja-build meson pkg-config
-	libglib2.0-dev libpixman-1-dev zlib1g-dev flex bison
+	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev flex bison
 	linux-image-amd64 linux-headers-amd64 kmod
 	busybox-static cpio seabios qemu-system-data
 	bc libelf-dev libssl-dev dwarves rsync xz-utils linux-source-6.1
