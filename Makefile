@@ -5,7 +5,7 @@
 #   make run     build everything, boot a guest, show the device working
 #   make check   run every test; the last line is "N passed, N failed"
 #
-# Other targets: shell, deps, qemu, module, guest, lint, clean (see README).
+# Other targets: shell, deps, qemu, module, guest, debug, bench, lint, clean.
 
 SHELL := /bin/bash
 B := build
@@ -25,7 +25,7 @@ MODULE_SRC := $(wildcard module/*.c module/*.h module/Kbuild) $(wildcard include
 INIT_SRC := scripts/guest-init scripts/guest-lib.sh scripts/initramfs.sh
 
 .PHONY: all run shell check check-host check-guest deps qemu module guest \
-	initramfs debug lint clean distclean help
+	initramfs debug bench lint clean distclean help
 
 all: deps qemu initramfs
 
@@ -87,6 +87,10 @@ shell: all
 
 check: all
 	@scripts/check.sh $(ARGS)
+
+# Benchmarks: kesync against QEMU's NVMe in one guest; results in build/bench.
+bench: all
+	@scripts/bench.sh $(ARGS)
 
 lint: deps
 	@scripts/lint.sh

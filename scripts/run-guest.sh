@@ -17,6 +17,8 @@
 #   --kernel F        guest kernel (default: Debian's installed vmlinuz)
 #   --initrd F        base initramfs (default: build/initramfs.cpio.gz)
 #   --qmp SOCK        QMP unix socket (server, nowait) for host-side control
+#   --qemu-args S     more QEMU arguments, split at white space (e.g. extra
+#                     -device/-drive/-trace options)
 #   --timeout S       hard limit for the whole boot (default 300)
 #   --log FILE        console log (default: a temp file, printed on failure)
 #   --append S        more kernel command line
@@ -30,7 +32,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 job= units=2 irq=auto pump= modparams= devopts= iommu=0 kernel= initrd=
-qmp= tmo=300 logf= append= mem=1024M smp=2 interactive=0 quiet=0 debug=0 extras=0
+qmp= qemu_args= tmo=300 logf= append= mem=1024M smp=2 interactive=0 quiet=0 debug=0 extras=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--job) job=$2; shift 2 ;;
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--qmp) qmp=$2; shift 2 ;;
+	--qemu-args) qemu_args="$qemu_args $2"; shift 2 ;;
 	--timeout) tmo=$2; shift 2 ;;
 	--log) logf=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
@@ -130,6 +133,8 @@ fi
 args+=(-device pcie-root-port,id=rp0,chassis=1,slot=1
 	-device "kesync-pci,id=kesync0,bus=rp0,units=$units${devopts:+,$devopts}")
 [ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
+# shellcheck disable=SC2206 # split on purpose
+[ -n "$qemu_args" ] && args+=($qemu_args)
 cmdline="$cmdline $append"
 
 logf=${logf:-$work/console.log}
