@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: kesync against QEMU's emulated NVMe controller, side by side in
+# one guest boot.  Results in build/bench/: results.json, bench.png,
+# table.txt, console.log.  docs/benchmarks.md says what is measured.
+#
+# Usage: bench.sh [options]
+#   --quick          one run of each workload, one pump, MSI-X only, 5 hung
+#                    transfers: checks the pipeline, not for figures
+#   --runtime S      seconds per fio run (default 1, after a 0.5 s ramp)
+#   --reps N         runs of each workload on each side (default 3)
+#   --pumps "P..."   kesync pumps (default "startio thread")
+#   --irqs "M..."    kesync interrupt modes (default "msix msi intx")
+#   --nvme-only      skip kesync (no kesync.ko needed)
+#   --kesync-only    skip nvme
+#   --timeout S      limit for the guest run (default 840)
+#   --append S       more guest kernel command line
+#   --initrd F       base initramfs (default build/initramfs.cpio.gz)
+#   --out DIR        results directory (default build/bench)
+# Exit: 0 when the guest ran to its end and a report was written.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "$0")/common.sh"
+
+out=$KESYNC_BUILD/bench base='' tmo=840 quick=0 append=''
+settings=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1; shift ;;
+	--runtime) settings+=("BENCH_RUNTIME=$2"); shift 2 ;;
+	--reps) settings+=("BENCH_REPS=$2"); shift 2 ;;
+	--pumps) settings+=("BENCH_PUMPS='$2'"); shift 2 ;;
+	--irqs) settings+=("BENCH_IRQS='$2'"); shift 2 ;;
+	--nvme-only) settings+=(BENCH_KESYNC=0); shift ;;
+	--kesync-only) settings+=(BENCH_NVME=0); shift ;;
+	--timeout) tmo=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
+	--initrd) base=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	-h|--help) sed -n '3,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown option $1 (see --help)" ;;
+	esac
+done
+if [ "$quick" = 1 ]; then
+	settings=(BENCH_REPS=1 BENCH_RUNTIME=1 BENCH_RAMP=200ms "BENCH_PUMPS=startio" "BENCH_IRQS=msix"
+		BENCH_TMO_N=5 BENCH_MMIO_N=200 "${settings[@]}")
+fi
+
+units=4 size=64M
+qemu=$KESYNC_BUILD/qemu-system-x86_64
+base=${base:-$KESYNC_BUILD/initramfs.cpio.gz}
+kver=$(guest_kver)
+[ -x "$qemu" ] || die "no QEMU at $qemu: run 'make qemu'"
+[ -r "$base" ] || die "no initramfs at $base: run 'make initramfs'"
+[ -r "$KESYNC_BUILD/extras.cpio.gz" ] || die "no build/extras.cpio.gz: run 'make guest'"
+command -v gnuplot >/dev/null || die "gnuplot is missing (scripts/deps.sh installs gnuplot-nox)"
+t_start=$(date +%s)
+
+work=$(mktemp -d /tmp/kesync-bench.XXXXXX)
+shm=$(mktemp -d /dev/shm/kesync-bench.XXXXXX)
+watcher=''
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	[ -n "$watcher" ] && kill "$watcher" 2>/dev/null
+	rm -rf "$work" "$shm"
+}
+trap cleanup EXIT
+mkdir -p "$out"
+
+# ---- the nvme side: the guest kernel's own nvme.ko and its dependencies ----
+# modprobe resolves the dependencies and soft dependencies (crc-t10dif wants
+# a crct10dif, crc64-rocksoft a crc64-rocksoft algorithm) in load order.
+nv=$work/nvroot/kesync/bench/nvme
+mkdir -p "$nv"
+for m in crct10dif crypto-crc64-rocksoft nvme; do
+	modprobe -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
+done | awk '!seen[$0]++' >"$work/nvme-mods"
+grep -q '/nvme\.ko' "$work/nvme-mods" ||
+	die "modprobe cannot resolve nvme for $kver (is kmod installed?)"
+while read -r ko; do
+	name=$(basename "$ko")
+	case $name in
+	*.ko) cp "$ko" "$nv/$name" ;;
+	*.ko.xz) xz -dc "$ko" >"$nv/${name%.xz}"; name=${name%.xz} ;;
+	*.ko.zst) zstd -qdc "$ko" >"$nv/${name%.zst}"; name=${name%.zst} ;;
+	*) continue ;;
+	esac
+	echo "${name%.ko}" >>"$nv/order"
+done <"$work/nvme-mods"
+(cd "$work/nvroot" && find . | LC_ALL=C sort |
+	cpio -o -H newc --quiet --owner=0:0 --reproducible) | gzip -1 >"$work/nvme.cpio.gz"
+cat "$base" "$work/nvme.cpio.gz" >"$work/initrd.cpio.gz"
+
+# RAM-backed namespaces, one per kesync unit.  tmpfs has no O_DIRECT, so the
+# drives use the host page cache (cache=writeback): RAM either way.
+# shellcheck disable=SC2054 # commas inside QEMU option values
+nvme_args=(-device pcie-root-port,id=rp1,chassis=2,slot=2
+	-device nvme,id=nvme0,bus=rp1,serial=kesyncbench)
+for i in $(seq 1 "$units"); do
+	truncate -s "$size" "$shm/ns$i.img"
+	nvme_args+=(-drive "if=none,id=nvm$i,file=$shm/ns$i.img,format=raw,cache=writeback"
+		-device "nvme-ns,drive=nvm$i,bus=nvme0,nsid=$i")
+done
+
+# The job: settings, then scripts/jobs/bench.sh.
+{
+	echo "BENCH_UNITS=$units BENCH_SIZE=$size"
+	for s in "${settings[@]}"; do echo "$s"; done
+	cat "$KESYNC_ROOT/scripts/jobs/bench.sh"
+} >"$work/job.sh"
+
+accel=$("$KESYNC_ROOT/scripts/accel.sh")
+export KESYNC_ACCEL=$accel
+
+rg=("$KESYNC_ROOT/scripts/run-guest.sh" --quiet --extras --units "$units"
+	--devopts "latency-ns=0,ns-per-byte=0,unit-size=$size"
+	--job "$work/job.sh" --initrd "$work/initrd.cpio.gz"
+	--qmp "$work/qmp.sock" --log "$work/console.log" --timeout "$tmo"
+	--append "iomem=relaxed${append:+ $append}")
+rg+=(--qemu-args "${nvme_args[*]}")
+
+log "bench: guest with kesync-pci ($units units) and nvme ($units namespaces), accel $accel"
+touch "$work/console.log"
+"${rg[@]}" &
+rgpid=$!
+python3 "$KESYNC_ROOT/scripts/bench-report.py" watch --log "$work/console.log" \
+	--qmp "$work/qmp.sock" --trace-dir "$work" --pid "$rgpid" &
+watcher=$!
+set +e
+wait "$rgpid"
+rc=$?
+wait "$watcher"
+watcher=''
+set -e
+t_end=$(date +%s)
+
+cp "$work/console.log" "$out/console.log"
+rm -f "$out"/trace-*.count
+for f in "$work"/trace-*.log; do
+	[ -f "$f" ] || continue
+	# Keep only the accesses to nvme's BAR (the file also has every other
+	# device's); the raw trace is large.
+	grep -E "name '(nvme|msix-table|msix-pba|nvme-cmb)'" "$f" |
+		sed -E 's/^[0-9]+@[0-9.]+://' | gzip -1 >"$out/$(basename "$f").gz" || true
+done
+if [ "$rc" != 0 ]; then
+	log "guest run failed (exit $rc); console log: $out/console.log"
+	tail -n 40 "$out/console.log" >&2
+fi
+python3 "$KESYNC_ROOT/scripts/bench-report.py" report --dir "$out" \
+	--accel "$accel" --qemu-version "$(cat "$KESYNC_BUILD/qemu-version" 2>/dev/null || echo unknown)" \
+	--wall "$((t_end - t_start))" --guest-rc "$rc" --settings "${settings[*]:-}"
+exit "$rc"
