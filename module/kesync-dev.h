@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kesync: DMA transfer controller driver, a port of an NT driver design.
+ *
+ * Driver-wide types.  The NT name of each piece is given beside it;
+ * docs/driver-design.md maps every one to its Linux primitive and states
+ * the locking rules.  In short:
+ *
+ *  - kesync_dev.isr.lock is the interrupt spin lock (NT: the lock of the
+ *    interrupt object).  The ISR takes it; every other context reaches the
+ *    state it guards only through kesync_sync_exec() (KeSynchronizeExecution)
+ *    and a SynchCritSection routine of kesync-hw.c.  It guards the
+ *    ____cacheline_aligned "isr" sub-structs of the controller and of each
+ *    unit, and the programming registers.
+ *  - kesync_dev.io.lock (NT: an executive spin lock) guards the request
+ *    queues, the state of each request, each unit's current request, the
+ *    controller object and the controller's error state.  Never taken in
+ *    interrupt or timer context.
+ *  - kesync_unit.xfer_mutex serialises the two contexts that drive a unit's
+ *    active request: ControllerControl (first transfer) and DpcForIsr.
+ *  - kesync_dev.remove_rwsem keeps remove() out while a user-space entry
+ *    point may touch the hardware.
+ *
+ * Lock order: remove_rwsem > xfer_mutex > io.lock > isr.lock.
+ */
+#ifndef _KESYNC_DEV_H
+#define _KESYNC_DEV_H
+
+#include <linux/atomic.h>
+#include <linux/cache.h>
+#include <linux/cdev.h>
+#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/scatterlist.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include <linux/kesync.h>
+#include <linux/kesync_hw.h>
+
+#define KESYNC_NAME			"kesync"
+#define KESYNC_MAX_MINORS		256
+
+/* One read(2)/write(2) moves at most this much; the rest is a short count. */
+#define KESYNC_MAX_REQ_BYTES		(8u << 20)
+/* Transfers in a row that move no byte before a request fails with -EIO. */
+#define KESYNC_ZERO_PROGRESS_MAX	3
+/* Reprogrammings of one transfer (refused, interrupted by a reset). */
+#define KESYNC_RETRY_MAX		3
+/* Controller reset attempts before the controller is declared dead. */
+#define KESYNC_RESET_ATTEMPTS		3
+
+struct kesync_dev;
+struct kesync_unit;
+struct pci_dev;
+struct dentry;
+struct task_struct;
+
+/* Per-unit counters, reported by KESYNC_IOC_STATS and sysfs stats/. */
+enum kesync_stat_id {
+	KESYNC_STAT_REQUESTS,
+	KESYNC_STAT_BYTES,
+	KESYNC_STAT_PARTIALS,
+	KESYNC_STAT_TIMEOUTS,
+	KESYNC_STAT_LOST_IRQS,
+	KESYNC_STAT_RESETS,
+	KESYNC_STAT_CANCELS,
+	KESYNC_STAT_CTRL_WAITS,
+	KESYNC_STAT_SPURIOUS,
+	KESYNC_STAT_ERRORS,
+	KESYNC_STAT_SHORT_XFERS,
+	KESYNC_STAT_HW_BUSY,
+	KESYNC_STAT_NR
+};
+
+extern const char *const kesync_stat_names[KESYNC_STAT_NR];
+
+/**
+ * struct kesync_snap - a completion as the ISR found it
+ * @tag: tag of the finished transfer
+ * @status: KESYNC_UNIT_STATUS layout: state bits 3:0, error bits 15:8
+ * @bytes: bytes the transfer moved
+ * @seq: the unit's completion sequence number after it
+ */
+struct kesync_snap {
+	u32 tag;
+	u32 status;
+	u32 bytes;
+	u32 seq;
+};
+
+/*
+ * Interrupts-off accounting: for the ISR and each SynchCritSection routine,
+ * how long kesync_dev.isr.lock was held.  Bucket 0 counts holds under
+ * 256 ns, bucket b (b >= 1) holds in [256 << (b - 1), 256 << b) ns, and the
+ * last bucket everything longer.
+ */
+#define KESYNC_IRQOFF_BUCKETS		12
+
+/**
+ * struct kesync_irqoff - lock-hold statistics of one routine
+ * @count: times it ran
+ * @total_ns: sum of the hold times
+ * @max_ns: longest hold
+ * @hist: histogram, see KESYNC_IRQOFF_BUCKETS
+ *
+ * Written under kesync_dev.isr.lock only; debugfs reads it without the lock
+ * (a torn, slightly stale view is fine for statistics).
+ */
+struct kesync_irqoff {
+	u64 count;
+	u64 total_ns;
+	u64 max_ns;
+	u32 hist[KESYNC_IRQOFF_BUCKETS];
+};
+
+/* The routines that run with kesync_dev.isr.lock held, for accounting. */
+enum kesync_scs_id {
+	KESYNC_SCS_ISR,			/* the ISR itself */
+	KESYNC_SCS_TIMER,		/* SynchCritSection_1 */
+	KESYNC_SCS_RESET,		/* SynchCritSection_2 */
+	KESYNC_SCS_RESET_FINISH,
+	KESYNC_SCS_READ,
+	KESYNC_SCS_WRITE,
+	KESYNC_SCS_CONTROL,
+	KESYNC_SCS_ABORT,
+	KESYNC_SCS_COLLECT,
+	KESYNC_SCS_SNAPSHOT,
+	KESYNC_SCS_NR
+};
+
+/**
+ * struct kesync_scs - a SynchCritSection routine and its accounting slot
+ * @id: slot in kesync_dev.irqoff (and name in kesync_scs_names[])
+ * @routine: the routine; called by kesync_sync_exec() only, with
+ *	kesync_dev.isr.lock held and interrupts off
+ */
+struct kesync_scs {
+	enum kesync_scs_id id;
+	bool (*routine)(struct kesync_dev *kdev, void *ctx);
+};
+
+/*
+ * Life cycle of a request (struct kesync_req.state), under kesync_dev.io.lock:
+ *
+ *   QUEUED ----> STARTING ----> WAIT_CTRL ----> ACTIVE ----> DONE
+ *      \              \______________\_____________\________/^
+ *       \______________________________________________________/
+ *
+ * QUEUED: on a pump queue (unit->queue or kdev->io.tq); the canceller may
+ *	take it off and end it.
+ * STARTING: the unit's current request, owned by whoever called StartIo;
+ *	a canceller only sets ->cancel, the owner ends it.
+ * WAIT_CTRL: the unit is on the controller object's wait queue; a
+ *	canceller may take it off that queue and end it.
+ * ACTIVE: holds the controller; owned by ControllerControl, then by the
+ *	DpcForIsr (under unit->xfer_mutex); a canceller sets ->cancel and
+ *	kicks the DPC, which aborts the transfer on the device.
+ * DONE: ended; whoever moved it here completes it, exactly once.
+ */
+enum kesync_req_state {
+	KESYNC_REQ_QUEUED,
+	KESYNC_REQ_STARTING,
+	KESYNC_REQ_WAIT_CTRL,
+	KESYNC_REQ_ACTIVE,
+	KESYNC_REQ_DONE,
+};
+
+/**
+ * struct kesync_req - one read(2) or write(2) (NT: an IRP)
+ * @node: on unit->queue or kdev->io.tq while QUEUED; io.lock
+ * @unode: on unit->reqs from queueing to completion; io.lock
+ * @unit: the target unit
+ * @file: the file it was issued on, and @owner the files_struct, so a
+ *	close() from the same process cancels it (->flush)
+ * @owner: see @file
+ * @id: per-unit request number, for traces
+ * @state: see enum kesync_req_state; io.lock
+ * @cancel: cancellation requested; io.lock
+ * @cancelled: it was ended by its cancellation (stats)
+ * @write: host to medium
+ * @pos: medium offset of the first byte
+ * @len: bytes requested (after clamping to the medium and the cap)
+ * @done: bytes moved so far; owner only
+ * @result: byte count or negative errno, valid after @done_cmp
+ * @done_cmp: completed exactly once, when the request is DONE
+ * @pages: the pinned user pages (NT: the locked-down MDL)
+ * @npages: entries in @pages
+ * @sgt: the mapped scatter-gather table (NT: the adapter channel)
+ * @mapped: @sgt is DMA-mapped and @pages pinned
+ * @sg: cursor of the next byte in @sgt (NT: the map-register window)
+ * @sg_left: mapped entries from @sg to the end of @sgt
+ * @sg_off: offset of the next byte in @sg
+ * @win_len: bytes of the transfer programmed last
+ * @win_nsegs: segments of the transfer programmed last
+ * @tag: tag of the transfer programmed last
+ * @zero_progress: transfers in a row that moved nothing
+ * @retries: reprogrammings of the current transfer
+ *
+ * Fields without a lock are owned by the request's owner (see
+ * enum kesync_req_state) and never touched by anyone else.
+ */
+struct kesync_req {
+	struct list_head node;
+	struct list_head unode;
+	struct kesync_unit *unit;
+	struct file *file;
+	fl_owner_t owner;
+	u64 id;
+	enum kesync_req_state state;
+	bool cancel;
+	bool cancelled;
+	bool write;
+	loff_t pos;
+	size_t len;
+	size_t done;
+	ssize_t result;
+	struct completion done_cmp;
+
+	struct page **pages;
+	unsigned int npages;
+	struct sg_table sgt;
+	bool mapped;
+	struct scatterlist *sg;
+	unsigned int sg_left;
+	unsigned int sg_off;
+
+	u32 win_len;
+	u32 win_nsegs;
+	u32 tag;
+	unsigned int zero_progress;
+	unsigned int retries;
+};
+
+/**
+ * struct kesync_unit_isr - unit state shared with the ISR
+ * @timer_count: the NT timer counter.  Set to the timeout + 1 when a
+ *	transfer is programmed, to -1 by the ISR when it finishes; IoTimer
+ *	decrements it through SynchCritSection_1.  Written with WRITE_ONCE
+ *	because IoTimer peeks at it without the lock, as in the NT design.
+ * @busy: a transfer is programmed and not seen finished, reset or aborted
+ * @done: @snap holds a completion the DpcForIsr has not collected yet
+ * @lost_irq: @snap was found by IoTimer, not by the ISR
+ * @reset_hit: the programmed transfer was ended, or its programming
+ *	refused, by a controller reset
+ * @timed_out: ... and that reset was for this unit's timeout
+ * @seen_seq: completion sequence number consumed last
+ * @tag: tag of the programmed transfer
+ * @snap: the last completion, for the DpcForIsr
+ *
+ * Touched only by the ISR and SynchCritSection routines, under
+ * kesync_dev.isr.lock; kept on its own cache lines, away from the state the
+ * other contexts write.
+ */
+struct kesync_unit_isr {
+	int timer_count;
+	bool busy;
+	bool done;
+	bool lost_irq;
+	bool reset_hit;
+	bool timed_out;
+	u32 seen_seq;
+	u32 tag;
+	struct kesync_snap snap;
+} ____cacheline_aligned;
+
+/**
+ * struct kesync_unit - one unit (NT: a device object and its extension)
+ * @kdev: the controller; the unit holds a reference (kref)
+ * @index: index on the controller
+ * @id: global number N of /dev/kesync<N>
+ * @regs: the unit's register window
+ * @rec: the unit's completion record (coherent memory)
+ * @desc: the unit's transfer descriptor (coherent memory)
+ * @desc_dma: bus address of @desc
+ * @irq_name: name of the unit's MSI-X vector
+ * @dev: the class device; its release frees the unit
+ * @cdev: the char device, added with cdev_device_add()
+ * @timeout: transfer timeout in seconds; READ_ONCE/WRITE_ONCE
+ * @cur: the current request (NT: CurrentIrp); io.lock
+ * @queue: requests waiting for StartIo (startio pump; NT: the device
+ *	queue); io.lock
+ * @reqs: every request queued and not completed; io.lock
+ * @ctrl_node: on kdev->io.ctrl_waiters while waiting for the controller;
+ *	io.lock
+ * @next_req_id: id of the next request; io.lock
+ * @next_tag: tag of the next programmed transfer; owner of @cur
+ * @xfer_mutex: serialises ControllerControl and DpcForIsr on @cur
+ * @dpc: the DpcForIsr work item
+ * @io_timer: the IoTimer
+ * @timer_stop: set by remove() before del_timer_sync(); READ_ONCE in the
+ *	timer, which does not re-arm once it is set
+ * @stats: counters, lock-free
+ * @isr: state shared with the ISR
+ */
+struct kesync_unit {
+	struct kesync_dev *kdev;
+	unsigned int index;
+	int id;
+	void __iomem *regs;
+	struct kesync_cmpl *rec;
+	struct kesync_desc *desc;
+	dma_addr_t desc_dma;
+	char irq_name[32];
+
+	struct device dev;
+	struct cdev cdev;
+
+	u32 timeout;
+
+	/* Under kdev->io.lock: */
+	struct kesync_req *cur;
+	struct list_head queue;
+	struct list_head reqs;
+	struct list_head ctrl_node;
+	u64 next_req_id;
+
+	/* Serialises the owners of @cur once it is ACTIVE; guards @next_tag. */
+	struct mutex xfer_mutex;
+	u32 next_tag;
+	struct work_struct dpc;
+	struct timer_list io_timer;
+	bool timer_stop;
+
+	atomic64_t stats[KESYNC_STAT_NR];
+
+	struct kesync_unit_isr isr;
+};
+
+/**
+ * struct kesync_dev - one controller (NT: the controller extension)
+ * @pdev: the PCI function; a reference is held until the last release
+ * @kref: references: probe's, and one per unit
+ * @regs: BAR0
+ * @id: controller number, for names
+ * @name: "kesync<id>", for the workqueue, thread and vectors
+ * @version: KESYNC_REG_VERSION
+ * @caps: KESYNC_REG_CAPS
+ * @nunits: units on the controller
+ * @max_segs: segments per transfer (the map registers)
+ * @max_xfer: bytes per transfer
+ * @max_seg_size: bytes per scatterlist entry (dma_set_max_seg_size())
+ * @unit_size: bytes of each unit's medium
+ * @irq_mode: KESYNC_IRQ_*
+ * @pump: KESYNC_PUMP_*
+ * @nvecs: interrupt vectors allocated
+ * @has_records: the device writes completion records
+ * @intr_mask: the events enabled in KESYNC_REG_INTR_ENABLE
+ * @recs: the completion records (coherent memory)
+ * @recs_dma: bus address of @recs
+ * @units: the units
+ * @wq: the workqueue of the DpcForIsr and reset work items
+ * @reset_work: waits for a controller reset to finish (the DPC of the
+ *	controller vector)
+ * @reset_wq: woken by the ISR on KESYNC_INTR_RESET_DONE
+ * @reset_irqs: RESET_DONE interrupts seen (atomic; only a wake-up hint)
+ * @remove_rwsem: user-space entry points that may touch the hardware hold
+ *	it for read; remove() takes it for write to set io.removed
+ * @thread: the pump thread (thread pump; NT: the driver-created thread)
+ * @thread_wq: the thread sleeps here (NT: the dispatcher object)
+ * @debugfs: debugfs directory
+ * @io: request and controller-object state, under @io.lock
+ * @io.lock: the executive spin lock of the I/O state
+ * @io.tq: the interlocked queue of the thread pump
+ * @io.ctrl_owner: the unit holding the controller object, or NULL
+ * @io.ctrl_waiters: units waiting for it, FIFO (IoAllocateController)
+ * @io.err: when non-zero, new and queued requests fail with it (-ENODEV
+ *	once removed or gone, -EIO once dead)
+ * @io.removed: remove() has begun
+ * @io.stopped: the device can no longer do DMA (reset and bus mastering
+ *	off, or gone): active requests are failed without touching it
+ * @irqoff: lock-hold statistics, written under @isr.lock
+ * @isr: state shared with the ISR, under @isr.lock
+ * @isr.lock: the interrupt spin lock
+ * @isr.resetting: a controller reset is programmed and not yet finished
+ *	(cleared by kesync_scs_reset_finish())
+ * @isr.resets: resets programmed
+ * @isr.sw_irqs: KESYNC_INTR_SW interrupts seen
+ */
+struct kesync_dev {
+	struct pci_dev *pdev;
+	struct kref kref;
+	void __iomem *regs;
+	int id;
+	char name[16];
+	u32 version;
+	u32 caps;
+	unsigned int nunits;
+	unsigned int max_segs;
+	unsigned int max_xfer;
+	unsigned int max_seg_size;
+	u64 unit_size;
+	int irq_mode;
+	int pump;
+	unsigned int nvecs;
+	bool has_records;
+	u32 intr_mask;
+	struct kesync_cmpl *recs;
+	dma_addr_t recs_dma;
+	struct kesync_unit *units[KESYNC_MAX_UNITS];
+
+	struct workqueue_struct *wq;
+	struct work_struct reset_work;
+	wait_queue_head_t reset_wq;
+	atomic_t reset_irqs;
+	struct rw_semaphore remove_rwsem;
+	struct task_struct *thread;
+	wait_queue_head_t thread_wq;
+	struct dentry *debugfs;
+
+	struct {
+		/* guards the members of io, see above */
+		spinlock_t lock;
+		struct list_head tq;
+		struct kesync_unit *ctrl_owner;
+		struct list_head ctrl_waiters;
+		int err;
+		bool removed;
+		bool stopped;
+	} io;
+
+	struct kesync_irqoff irqoff[KESYNC_SCS_NR];
+
+	struct {
+		/* the interrupt spin lock: isr, units' isr, irqoff, doorbells */
+		spinlock_t lock;
+		bool resetting;
+		u64 resets;
+		u64 sw_irqs;
+	} ____cacheline_aligned isr;
+};
+
+static inline void kesync_stat_inc(struct kesync_unit *u, enum kesync_stat_id s)
+{
+	atomic64_inc(&u->stats[s]);
+}
+
+static inline void kesync_stat_add(struct kesync_unit *u,
+				   enum kesync_stat_id s, u64 v)
+{
+	atomic64_add(v, &u->stats[s]);
+}
+
+/* kesync-pci.c */
+extern unsigned int kesync_reset_timeout_ms;
+void kesync_dev_put(struct kesync_dev *kdev);
+const char *kesync_irq_mode_name(int mode);
+const char *kesync_pump_name(int pump);
+
+/* kesync-io.c */
+int kesync_io_init(struct kesync_dev *kdev);
+void kesync_unit_io_init(struct kesync_unit *u);
+int kesync_io_start(struct kesync_dev *kdev);
+void kesync_io_begin_remove(struct kesync_dev *kdev);
+void kesync_io_fail_all(struct kesync_dev *kdev);
+void kesync_io_destroy(struct kesync_dev *kdev);
+ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
+		     unsigned long uaddr, size_t len, loff_t pos, bool write);
+void kesync_cancel_file(struct kesync_unit *u, struct file *file,
+			fl_owner_t owner);
+int kesync_user_reset(struct kesync_unit *u);
+int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f);
+int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs);
+void kesync_io_timer(struct timer_list *t);
+bool kesync_hw_gone(struct kesync_dev *kdev);
+
+/* kesync-cdev.c */
+int kesync_cdev_init(void);
+void kesync_cdev_exit(void);
+int kesync_unit_register(struct kesync_unit *u);
+void kesync_unit_unregister(struct kesync_unit *u);
+void kesync_unit_put(struct kesync_unit *u);
+struct kesync_unit *kesync_unit_alloc(struct kesync_dev *kdev,
+				      unsigned int index);
+
+/* kesync-sysfs.c */
+extern const struct attribute_group *kesync_unit_groups[];
+extern const struct attribute_group *kesync_dev_groups[];
+
+/* kesync-debugfs.c */
+#ifdef CONFIG_DEBUG_FS
+void kesync_debugfs_init(void);
+void kesync_debugfs_exit(void);
+void kesync_debugfs_add(struct kesync_dev *kdev);
+void kesync_debugfs_remove(struct kesync_dev *kdev);
+#else
+static inline void kesync_debugfs_init(void) {}
+static inline void kesync_debugfs_exit(void) {}
+static inline void kesync_debugfs_add(struct kesync_dev *kdev) {}
+static inline void kesync_debugfs_remove(struct kesync_dev *kdev) {}
+#endif
+
+#endif /* _KESYNC_DEV_H */

@@ -1,0 +1,710 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kesync: the interrupt side.
+ *
+ * KeSynchronizeExecution becomes kesync_sync_exec(): it runs one
+ * SynchCritSection routine with the interrupt spin lock (kesync_dev.isr.lock)
+ * held and interrupts off, the lock every ISR of the controller takes.  As in
+ * the NT design, each routine does one discrete job and returns at once:
+ *
+ *   kesync_scs_timer_tick	SynchCritSection_1: the IoTimer's counter
+ *   kesync_scs_reset		SynchCritSection_2: program a controller reset
+ *   kesync_scs_reset_finish	... and forget it once the device is done
+ *   kesync_scs_program_read	program a medium -> host transfer
+ *   kesync_scs_program_write	program a host -> medium transfer
+ *   kesync_scs_program_control	program a unit's fault injection
+ *   kesync_scs_abort		abort a unit's transfer (cancellation)
+ *   kesync_scs_collect		DpcForIsr: take what the ISR left for it
+ *   kesync_scs_snapshot	debugfs: copy the shared state
+ *
+ * Nothing else reads or writes the "isr" sub-structs, except IoTimer's
+ * lockless look at the timer counter, which the NT design also does.
+ */
+
+#include <linux/bitops.h>
+#include <linux/lockdep.h>
+#include <linux/minmax.h>
+#include <linux/sched/clock.h>
+#include <linux/workqueue.h>
+
+#include "kesync-hw.h"
+#include "kesync_trace.h"
+
+const char *const kesync_scs_names[KESYNC_SCS_NR] = {
+	[KESYNC_SCS_ISR]		= "isr",
+	[KESYNC_SCS_TIMER]		= "timer_tick (SynchCritSection_1)",
+	[KESYNC_SCS_RESET]		= "reset (SynchCritSection_2)",
+	[KESYNC_SCS_RESET_FINISH]	= "reset_finish",
+	[KESYNC_SCS_READ]		= "program_read",
+	[KESYNC_SCS_WRITE]		= "program_write",
+	[KESYNC_SCS_CONTROL]		= "program_control",
+	[KESYNC_SCS_ABORT]		= "abort",
+	[KESYNC_SCS_COLLECT]		= "collect (DpcForIsr)",
+	[KESYNC_SCS_SNAPSHOT]		= "snapshot (debugfs)",
+};
+
+/* ---- Interrupts-off accounting ----------------------------------------- */
+
+static void kesync_irqoff_account(struct kesync_dev *kdev,
+				  enum kesync_scs_id id, u64 t0)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_irqoff *st = &kdev->irqoff[id];
+	u64 ns = local_clock() - t0;
+	unsigned int b = 0;
+
+	if (ns >= 256)
+		b = min_t(unsigned int, fls64(ns >> 8),
+			  KESYNC_IRQOFF_BUCKETS - 1);
+	/* WRITE_ONCE: debugfs reads these without the lock. */
+	WRITE_ONCE(st->count, st->count + 1);
+	WRITE_ONCE(st->total_ns, st->total_ns + ns);
+	if (ns > st->max_ns)
+		WRITE_ONCE(st->max_ns, ns);
+	WRITE_ONCE(st->hist[b], st->hist[b] + 1);
+}
+
+/**
+ * kesync_sync_exec - KeSynchronizeExecution
+ * @kdev: the controller
+ * @scs: the SynchCritSection routine
+ * @ctx: its argument
+ *
+ * Runs @scs->routine with the interrupt spin lock held and local interrupts
+ * off, so it cannot overlap any ISR of the controller on any CPU.  The
+ * time the lock is held is accounted to @scs (debugfs "irqoff").
+ *
+ * Context: process, softirq or workqueue context (not hardirq); takes
+ * kesync_dev.isr.lock, the innermost lock of the driver.
+ * Return: what the routine returned.
+ */
+bool kesync_sync_exec(struct kesync_dev *kdev, const struct kesync_scs *scs,
+		      void *ctx)
+{
+	unsigned long flags;
+	bool ret;
+	u64 t0;
+
+	spin_lock_irqsave(&kdev->isr.lock, flags);
+	t0 = local_clock();
+	ret = scs->routine(kdev, ctx);
+	kesync_irqoff_account(kdev, scs->id, t0);
+	spin_unlock_irqrestore(&kdev->isr.lock, flags);
+	return ret;
+}
+
+/* ---- Completions -------------------------------------------------------- */
+
+/*
+ * kesync_read_cmpl - the unit's latest completion, if it is new
+ *
+ * With completion records (always, on the device this driver was written
+ * for) only coherent memory is read: no MMIO on the interrupt hot path.
+ */
+static bool kesync_read_cmpl(struct kesync_unit *u, struct kesync_snap *s)
+	__must_hold(&u->kdev->isr.lock)
+{
+	const struct kesync_cmpl *rec = u->rec;
+
+	if (u->kdev->has_records) {
+		s->seq = le32_to_cpu(READ_ONCE(rec->seq));
+		if (s->seq == u->isr.seen_seq)
+			return false;
+		/*
+		 * The device writes seq last; read the other fields only
+		 * after seeing seq change, so they belong to this seq.
+		 */
+		dma_rmb();
+		s->tag = le32_to_cpu(READ_ONCE(rec->tag));
+		s->status = le32_to_cpu(READ_ONCE(rec->status));
+		s->bytes = le32_to_cpu(READ_ONCE(rec->bytes));
+		return true;
+	}
+	s->seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+	if (s->seq == u->isr.seen_seq)
+		return false;
+	s->status = kesync_unit_rd(u, KESYNC_UNIT_STATUS);
+	if (s->seq == ~0u && s->status == ~0u)
+		return false;	/* all ones: the device is gone */
+	s->tag = kesync_unit_rd(u, KESYNC_UNIT_TAG);
+	s->bytes = kesync_unit_rd(u, KESYNC_UNIT_BYTES);
+	return true;
+}
+
+enum kesync_poll {
+	KESYNC_POLL_NOTHING,	/* no new completion: a spurious interrupt */
+	KESYNC_POLL_STALE,	/* a completion of a transfer given up on */
+	KESYNC_POLL_DONE,	/* the programmed transfer finished */
+};
+
+/*
+ * kesync_unit_poll - the ISR's work for one unit
+ *
+ * Hands a new completion to the DpcForIsr and sets the timer counter to -1,
+ * as the NT ISR does.  Also used by SynchCritSection_1 to tell a lost
+ * interrupt from a hang.
+ */
+static enum kesync_poll kesync_unit_poll(struct kesync_unit *u,
+					 struct kesync_snap *s)
+	__must_hold(&u->kdev->isr.lock)
+{
+	if (!kesync_read_cmpl(u, s))
+		return KESYNC_POLL_NOTHING;
+	u->isr.seen_seq = s->seq;
+	if (!u->isr.busy)
+		return KESYNC_POLL_STALE;
+	u->isr.busy = false;
+	u->isr.snap = *s;
+	u->isr.done = true;
+	WRITE_ONCE(u->isr.timer_count, -1);
+	return KESYNC_POLL_DONE;
+}
+
+/* After the lock is dropped: schedule the DpcForIsr, or count a spurious. */
+static void kesync_unit_poll_done(struct kesync_unit *u, enum kesync_poll r,
+				  const struct kesync_snap *s)
+{
+	switch (r) {
+	case KESYNC_POLL_DONE:
+		trace_kesync_irq(u, s->seq, s->status, s->bytes, true);
+		queue_work(u->kdev->wq, &u->dpc);
+		break;
+	case KESYNC_POLL_NOTHING:
+		trace_kesync_irq(u, s->seq, 0, 0, false);
+		kesync_stat_inc(u, KESYNC_STAT_SPURIOUS);
+		break;
+	case KESYNC_POLL_STALE:
+		break;
+	}
+}
+
+/* ---- Interrupt service routines ---------------------------------------- */
+
+/**
+ * kesync_isr_unit - ISR of a unit's MSI-X vector
+ * @irq: the vector
+ * @data: the unit
+ *
+ * The hot path: reads the unit's completion record in coherent memory and
+ * nothing else; no MMIO at all.  A DOORBELL START clears the unit's
+ * INTR_STATUS bit, and MSI-X messages need no acknowledgment.
+ *
+ * Context: hardirq; takes kesync_dev.isr.lock.
+ * Return: IRQ_HANDLED (the vector is the unit's alone; a message with no
+ * new completion is counted as spurious).
+ */
+irqreturn_t kesync_isr_unit(int irq, void *data)
+{
+	struct kesync_unit *u = data;
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_snap s = {};
+	enum kesync_poll r;
+	u64 t0;
+
+	spin_lock(&kdev->isr.lock);
+	t0 = local_clock();
+	r = kesync_unit_poll(u, &s);
+	kesync_irqoff_account(kdev, KESYNC_SCS_ISR, t0);
+	spin_unlock(&kdev->isr.lock);
+
+	kesync_unit_poll_done(u, r, &s);
+	return IRQ_HANDLED;
+}
+
+/* Controller events under the lock; returns the ones to act on after it. */
+static u32 kesync_isr_ctrl_events(struct kesync_dev *kdev, u32 st)
+	__must_hold(&kdev->isr.lock)
+{
+	if (st & KESYNC_INTR_SW)
+		kdev->isr.sw_irqs++;
+	return st & KESYNC_INTR_RESET_DONE;
+}
+
+/* RESET_DONE only wakes the reset worker: it reads the hardware itself. */
+static void kesync_isr_ctrl_done(struct kesync_dev *kdev, u32 events)
+{
+	if (events & KESYNC_INTR_RESET_DONE) {
+		atomic_inc(&kdev->reset_irqs);
+		wake_up(&kdev->reset_wq);
+	}
+}
+
+/**
+ * kesync_isr_ctrl - ISR of the controller's MSI-X vector
+ * @irq: the vector
+ * @data: the controller
+ *
+ * Context: hardirq; takes kesync_dev.isr.lock.
+ * Return: IRQ_HANDLED when a controller event was pending.
+ */
+irqreturn_t kesync_isr_ctrl(int irq, void *data)
+{
+	struct kesync_dev *kdev = data;
+	u32 st, events;
+	u64 t0;
+
+	spin_lock(&kdev->isr.lock);
+	t0 = local_clock();
+	st = kesync_rd(kdev, KESYNC_REG_INTR_STATUS);
+	if (st == ~0u) {			/* surprise removal */
+		spin_unlock(&kdev->isr.lock);
+		return IRQ_NONE;
+	}
+	st &= KESYNC_INTR_CTRL_MASK;
+	if (st)
+		kesync_wr(kdev, KESYNC_REG_INTR_STATUS, st);	/* W1C */
+	events = kesync_isr_ctrl_events(kdev, st);
+	kesync_irqoff_account(kdev, KESYNC_SCS_ISR, t0);
+	spin_unlock(&kdev->isr.lock);
+
+	kesync_isr_ctrl_done(kdev, events);
+	return st ? IRQ_HANDLED : IRQ_NONE;
+}
+
+/**
+ * kesync_isr_shared - ISR of the single MSI vector or of the INTx line
+ * @irq: the interrupt
+ * @data: the controller
+ *
+ * Claims only what the device raised: INTR_STATUS & the enabled events.
+ * Acknowledges by writing them back (W1C) before looking at the records, so
+ * a completion that lands meanwhile raises its bit again.  For the level
+ * INTx line the acknowledgment is flushed with a read, so the line is low
+ * before the interrupt is unmasked.  Reads of all ones mean the device is
+ * gone (surprise removal): not ours.
+ *
+ * Context: hardirq; takes kesync_dev.isr.lock.
+ * Return: IRQ_NONE when the device raised nothing (shared INTx).
+ */
+irqreturn_t kesync_isr_shared(int irq, void *data)
+{
+	struct kesync_dev *kdev = data;
+	struct kesync_snap s[KESYNC_MAX_UNITS];
+	enum kesync_poll r[KESYNC_MAX_UNITS];
+	unsigned long units;
+	unsigned int i;
+	u32 st, events;
+	u64 t0;
+
+	spin_lock(&kdev->isr.lock);
+	t0 = local_clock();
+	st = kesync_rd(kdev, KESYNC_REG_INTR_STATUS);
+	if (st == ~0u) {
+		spin_unlock(&kdev->isr.lock);
+		return IRQ_NONE;
+	}
+	st &= kdev->intr_mask;
+	if (!st) {
+		spin_unlock(&kdev->isr.lock);
+		return IRQ_NONE;
+	}
+	kesync_wr(kdev, KESYNC_REG_INTR_STATUS, st);		/* W1C */
+	if (kdev->irq_mode == KESYNC_IRQ_INTX)
+		kesync_rd(kdev, KESYNC_REG_INTR_STATUS);	/* flush it */
+
+	units = st & KESYNC_INTR_UNITS_MASK;
+	for_each_set_bit(i, &units, kdev->nunits) {
+		s[i] = (struct kesync_snap){};
+		r[i] = kesync_unit_poll(kdev->units[i], &s[i]);
+	}
+	events = kesync_isr_ctrl_events(kdev, st);
+	kesync_irqoff_account(kdev, KESYNC_SCS_ISR, t0);
+	spin_unlock(&kdev->isr.lock);
+
+	for_each_set_bit(i, &units, kdev->nunits)
+		kesync_unit_poll_done(kdev->units[i], r[i], &s[i]);
+	kesync_isr_ctrl_done(kdev, events);
+	return IRQ_HANDLED;
+}
+
+/* ---- SynchCritSection routines ----------------------------------------- */
+
+/**
+ * kesync_scs_reset_fn - SynchCritSection_2: program a controller reset
+ * @kdev: the controller
+ * @ctx: unused
+ *
+ * The transfer in flight, if any, is lost: its unit is marked reset_hit and
+ * its timer counter stopped; its DpcForIsr retries it (or fails it, if it
+ * timed out) once kesync_scs_reset_finish_fn() has seen the reset through.
+ * A START during the reset would be ignored by the device, so the
+ * programming routines refuse until then.  Writing RESET again while a
+ * reset runs (a retry of a stuck reset) is harmless.
+ *
+ * Context: SynchCritSection (kesync_dev.isr.lock held, interrupts off),
+ * from kesync_sync_exec() or from SynchCritSection_1.
+ * Return: true.
+ */
+static bool kesync_scs_reset_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		if (!u->isr.busy)
+			continue;
+		u->isr.busy = false;
+		u->isr.reset_hit = true;
+		WRITE_ONCE(u->isr.timer_count, -1);
+	}
+	kdev->isr.resetting = true;
+	kdev->isr.resets++;
+	kesync_wr(kdev, KESYNC_REG_CTRL, KESYNC_CTRL_RESET);
+	return true;
+}
+
+const struct kesync_scs kesync_scs_reset = {
+	.id = KESYNC_SCS_RESET,
+	.routine = kesync_scs_reset_fn,
+};
+
+/**
+ * kesync_scs_timer_tick_fn - SynchCritSection_1: count the timer down
+ * @kdev: the controller
+ * @ctx: struct kesync_tick_ctx
+ *
+ * Only this routine and the ISR maintain the timer counter.  At -1 (the
+ * ISR saw the transfer finish) it does nothing.  Otherwise it decrements
+ * it; at zero it first looks at the completion record (or UNIT_SEQ): if the
+ * transfer did finish, only its interrupt was lost and the completion is
+ * handed to the DpcForIsr as the ISR would have.  Otherwise the transfer
+ * timed out and SynchCritSection_2 programs a controller reset.
+ *
+ * Context: SynchCritSection, from the IoTimer (softirq).
+ * Return: true when the tick found something (see @ctx->result).
+ */
+static bool kesync_scs_timer_tick_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_tick_ctx *t = ctx;
+	struct kesync_unit *u = t->unit;
+	struct kesync_snap s;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	t->result = KESYNC_TICK_NONE;
+	if (u->isr.timer_count < 0)
+		return false;
+	WRITE_ONCE(u->isr.timer_count, u->isr.timer_count - 1);
+	if (u->isr.timer_count > 0)
+		return false;
+
+	if (kesync_unit_poll(u, &s) == KESYNC_POLL_DONE) {
+		u->isr.lost_irq = true;
+		t->result = KESYNC_TICK_LOST_IRQ;
+		return true;
+	}
+	u->isr.timed_out = true;
+	t->result = KESYNC_TICK_TIMEOUT;
+	return kesync_scs_reset_fn(kdev, NULL);
+}
+
+const struct kesync_scs kesync_scs_timer_tick = {
+	.id = KESYNC_SCS_TIMER,
+	.routine = kesync_scs_timer_tick_fn,
+};
+
+/**
+ * kesync_scs_reset_finish_fn - the end of a controller reset
+ * @kdev: the controller
+ * @ctx: struct kesync_reset_fin_ctx
+ *
+ * Called once the device reported the reset done.  STATUS is read again
+ * here, under the lock SynchCritSection_2 holds to program a reset, so a
+ * reset programmed after the caller's look is not mistaken for over.
+ * Lets the programming routines work again and resynchronises each unit's
+ * sequence number from UNIT_SEQ: a reset drops the records and interrupts
+ * of completions not yet delivered, so the next record must be compared
+ * with the register.  Reports the units whose transfer the reset ended,
+ * for their DpcForIsr.
+ *
+ * Context: SynchCritSection, from the reset worker.
+ * Return: true when a reset was pending and is over.
+ */
+static bool kesync_scs_reset_finish_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_reset_fin_ctx *f = ctx;
+	unsigned int i;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	f->finished = false;
+	f->again = false;
+	f->kick = 0;
+	if (!kdev->isr.resetting)
+		return false;
+	if (kesync_rd(kdev, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING) {
+		f->again = true;
+		return false;
+	}
+	kdev->isr.resetting = false;
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		u->isr.seen_seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+		if (u->isr.reset_hit)
+			__set_bit(i, &f->kick);
+	}
+	f->finished = true;
+	return true;
+}
+
+const struct kesync_scs kesync_scs_reset_finish = {
+	.id = KESYNC_SCS_RESET_FINISH,
+	.routine = kesync_scs_reset_finish_fn,
+};
+
+/*
+ * The part the read and write routines share: arm the timer counter as
+ * StartIo does in the NT design (timeout + 1 s, in case IoTimer just ran)
+ * and ring the doorbell.  The descriptor address registers were written at
+ * probe and survive controller resets, so the doorbell is the only MMIO.
+ */
+static bool kesync_program_xfer(struct kesync_dev *kdev,
+				struct kesync_prog_ctx *p)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_unit *u = p->unit;
+
+	if (kdev->isr.resetting) {
+		u->isr.reset_hit = true;
+		p->ret = -EAGAIN;
+		return false;
+	}
+	u->isr.tag = p->tag;
+	u->isr.busy = true;
+	WRITE_ONCE(u->isr.timer_count, p->timeout + 1);
+	/*
+	 * writel() orders the descriptor's stores to coherent memory before
+	 * the doorbell reaches the device (memory-barriers.txt, "KERNEL I/O
+	 * BARRIER EFFECTS"), so no dma_wmb() is needed here.
+	 */
+	kesync_unit_wr(u, KESYNC_UNIT_DOORBELL, KESYNC_DB_START);
+	p->ret = 0;
+	return true;
+}
+
+/**
+ * kesync_scs_program_read_fn - program a read (medium to host) transfer
+ * @kdev: the controller
+ * @ctx: struct kesync_prog_ctx; the unit's descriptor is filled in
+ *
+ * Called through KeSynchronizeExecution by ControllerControl for the first
+ * transfer of a request and by DpcForIsr for each further partial transfer.
+ *
+ * Context: SynchCritSection; the caller holds the controller object.
+ * Return: true when the transfer was started.
+ */
+static bool kesync_scs_program_read_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_prog_ctx *p = ctx;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	p->unit->desc->flags = cpu_to_le32(0);	/* medium -> host */
+	return kesync_program_xfer(kdev, p);
+}
+
+const struct kesync_scs kesync_scs_program_read = {
+	.id = KESYNC_SCS_READ,
+	.routine = kesync_scs_program_read_fn,
+};
+
+/**
+ * kesync_scs_program_write_fn - program a write (host to medium) transfer
+ * @kdev: the controller
+ * @ctx: struct kesync_prog_ctx; the unit's descriptor is filled in
+ *
+ * As kesync_scs_program_read_fn(), for the other direction.
+ *
+ * Context: SynchCritSection; the caller holds the controller object.
+ * Return: true when the transfer was started.
+ */
+static bool kesync_scs_program_write_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_prog_ctx *p = ctx;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	p->unit->desc->flags = cpu_to_le32(KESYNC_DESC_DIR_TO_DEV);
+	return kesync_program_xfer(kdev, p);
+}
+
+const struct kesync_scs kesync_scs_program_write = {
+	.id = KESYNC_SCS_WRITE,
+	.routine = kesync_scs_program_write_fn,
+};
+
+/**
+ * kesync_scs_program_control_fn - program a control request (faults)
+ * @kdev: the controller
+ * @ctx: struct kesync_ctl_ctx, already validated
+ *
+ * The device samples a unit's fault registers when it fetches a
+ * descriptor, so they are written under the same lock as the doorbells.
+ * FAULT_COUNT goes last: writing it latches KIND and ARG.
+ *
+ * Context: SynchCritSection, from the KESYNC_IOC_FAULT ioctl.
+ * Return: true.
+ */
+static bool kesync_scs_program_control_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_ctl_ctx *c = ctx;
+	const struct kesync_fault *f = c->fault;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	if (f->flags & KESYNC_FAULT_F_RESET_DELAY)
+		kesync_wr(kdev, KESYNC_REG_RESET_DELAY_US, f->reset_delay_us);
+	if (f->flags & KESYNC_FAULT_F_MISDIRECT)
+		kesync_wr(kdev, KESYNC_REG_DEV_FAULT,
+			  KESYNC_DEV_FAULT_MISDIRECT);
+	kesync_unit_wr(c->unit, KESYNC_UNIT_FAULT_KIND, f->kind);
+	kesync_unit_wr(c->unit, KESYNC_UNIT_FAULT_ARG, f->arg);
+	kesync_unit_wr(c->unit, KESYNC_UNIT_FAULT_COUNT, f->count);
+	return true;
+}
+
+const struct kesync_scs kesync_scs_program_control = {
+	.id = KESYNC_SCS_CONTROL,
+	.routine = kesync_scs_program_control_fn,
+};
+
+/**
+ * kesync_scs_abort_fn - abort a unit's transfer (cancellation)
+ * @kdev: the controller
+ * @ctx: struct kesync_abort_ctx
+ *
+ * DOORBELL ABORT is synchronous on this device and raises no interrupt and
+ * writes no record.  Reading UNIT_STATUS flushes the posted doorbell write
+ * and tells the outcomes apart: ABORTED, the device will not touch the
+ * transfer's buffers again; all ones, the device is gone and does no DMA
+ * either; anything else, the transfer had finished first.  Its record and
+ * interrupt may still be on their way (or lost), but the unit registers
+ * already hold the completion: it is handed to the DpcForIsr here, as the
+ * ISR would, so the cancellation does not wait for them.  (Should the
+ * interrupt come after all, the ISR finds nothing new and counts it as
+ * spurious.)
+ *
+ * Context: SynchCritSection, from DpcForIsr.
+ * Return: true when the transfer was stopped by the abort.
+ */
+static bool kesync_scs_abort_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_abort_ctx *a = ctx;
+	struct kesync_unit *u = a->unit;
+	u32 state, seq;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	a->aborted = false;
+	a->finished = false;
+	a->status = 0;
+	if (!u->isr.busy && !a->force)
+		return false;
+	kesync_unit_wr(u, KESYNC_UNIT_DOORBELL, KESYNC_DB_ABORT);
+	a->status = kesync_unit_rd(u, KESYNC_UNIT_STATUS);
+	state = a->status & KESYNC_USTAT_STATE_MASK;
+	if (a->status != ~0u && state != KESYNC_STATE_ABORTED) {
+		seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+		if (!u->isr.busy || seq == u->isr.seen_seq)
+			return false;
+		u->isr.seen_seq = seq;
+		u->isr.snap.seq = seq;
+		u->isr.snap.status = a->status;
+		u->isr.snap.tag = kesync_unit_rd(u, KESYNC_UNIT_TAG);
+		u->isr.snap.bytes = kesync_unit_rd(u, KESYNC_UNIT_BYTES);
+		u->isr.done = true;
+		u->isr.busy = false;
+		WRITE_ONCE(u->isr.timer_count, -1);
+		a->finished = true;
+		return false;
+	}
+	u->isr.busy = false;
+	WRITE_ONCE(u->isr.timer_count, -1);
+	a->aborted = true;
+	return true;
+}
+
+const struct kesync_scs kesync_scs_abort = {
+	.id = KESYNC_SCS_ABORT,
+	.routine = kesync_scs_abort_fn,
+};
+
+/**
+ * kesync_scs_collect_fn - DpcForIsr takes what the ISR left for it
+ * @kdev: the controller
+ * @ctx: struct kesync_collect_ctx
+ *
+ * Moves a completion (from the ISR or a lost-interrupt recovery) and the
+ * reset marks of the unit into @ctx and clears them.  A completion is taken
+ * even while a reset runs: the transfer finished before the reset began
+ * (the reset clears busy, so no later one is handed over).  Reset marks are
+ * left until the reset is over: the reset worker kicks the DPC then.
+ *
+ * Context: SynchCritSection, from DpcForIsr.
+ * Return: true when something was collected.
+ */
+static bool kesync_scs_collect_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_collect_ctx *c = ctx;
+	struct kesync_unit *u = c->unit;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	c->resetting = kdev->isr.resetting;
+	c->busy = u->isr.busy;
+	c->completed = false;
+	c->lost_irq = false;
+	c->reset_hit = false;
+	c->timed_out = false;
+	if (u->isr.done) {
+		c->completed = true;
+		c->lost_irq = u->isr.lost_irq;
+		c->snap = u->isr.snap;
+		u->isr.done = false;
+		u->isr.lost_irq = false;
+	}
+	if (u->isr.reset_hit && !c->resetting) {
+		c->reset_hit = true;
+		c->timed_out = u->isr.timed_out;
+		u->isr.reset_hit = false;
+		u->isr.timed_out = false;
+	}
+	return c->completed || c->reset_hit;
+}
+
+const struct kesync_scs kesync_scs_collect = {
+	.id = KESYNC_SCS_COLLECT,
+	.routine = kesync_scs_collect_fn,
+};
+
+/**
+ * kesync_scs_snapshot_fn - copy the ISR-shared state for debugfs
+ * @kdev: the controller
+ * @ctx: struct kesync_snapshot_ctx
+ *
+ * Context: SynchCritSection, from a debugfs read.
+ * Return: true.
+ */
+static bool kesync_scs_snapshot_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_snapshot_ctx *s = ctx;
+	unsigned int i;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	s->resetting = kdev->isr.resetting;
+	s->resets = kdev->isr.resets;
+	s->sw_irqs = kdev->isr.sw_irqs;
+	for (i = 0; i < kdev->nunits; i++)
+		s->units[i] = kdev->units[i]->isr;
+	return true;
+}
+
+const struct kesync_scs kesync_scs_snapshot = {
+	.id = KESYNC_SCS_SNAPSHOT,
+	.routine = kesync_scs_snapshot_fn,
+};

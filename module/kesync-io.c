@@ -1,0 +1,1405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kesync: the I/O path, in the shape of the NT design it ports.
+ *
+ *   Dispatch (read/write)	kesync_do_io(): pins and maps the buffer (the
+ *				adapter object), queues the request, waits;
+ *				a signal or a close cancels it
+ *   StartIo			kesync_start_io(), called by the startio pump
+ *				when the unit is idle and from DpcForIsr on
+ *				completion (IoStartNextPacket), or by the pump
+ *				thread
+ *   IoAllocateController	kesync_allocate_controller(): FIFO across the
+ *   ControllerControl		units; kesync_controller_control() programs
+ *   IoFreeController		the first transfer; kesync_free_controller()
+ *				hands the controller to the next unit
+ *   DpcForIsr			kesync_dpc_for_isr(), a work item: completes
+ *				the request or reprograms the next partial
+ *				transfer through the same SynchCritSection
+ *   IoTimer			kesync_io_timer(), once a second per unit
+ *   driver-created thread	kesync_pump_thread(), pump=thread
+ *   Cancel routine		kesync_cancel(), kesync_cancel_file()
+ *
+ * docs/driver-design.md has the request life cycle and the race analysis.
+ */
+
+#include <linux/bitops.h>
+#include <linux/dma-mapping.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/lockdep.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "kesync-hw.h"
+#include "kesync_trace.h"
+
+/* NT's IO_ALLOCATION_ACTION, what ControllerControl returns. */
+enum kesync_alloc_action {
+	KESYNC_KEEP_OBJECT,		/* a transfer runs: keep it */
+	KESYNC_DEALLOCATE_OBJECT,	/* the request ended: free it */
+};
+
+static bool kesync_start_io(struct kesync_req *req);
+static void kesync_start_next(struct kesync_unit *u);
+
+static int kesync_io_error(struct kesync_dev *kdev)
+{
+	int err;
+
+	spin_lock(&kdev->io.lock);
+	err = kdev->io.err;
+	spin_unlock(&kdev->io.lock);
+	return err;
+}
+
+/**
+ * kesync_hw_gone - has the device disappeared (surprise removal)?
+ * @kdev: the controller
+ *
+ * Context: any; reads MMIO.
+ * Return: true when the PCI core knows it is disconnected or its MAGIC
+ * register reads all ones.
+ */
+bool kesync_hw_gone(struct kesync_dev *kdev)
+{
+	return pci_dev_is_disconnected(kdev->pdev) ||
+	       kesync_rd(kdev, KESYNC_REG_MAGIC) == ~0u;
+}
+
+/* ---- Adapter object: pinned user pages, DMA-mapped ---------------------- */
+
+/*
+ * kesync_adapter_map - IoAllocateAdapterChannel
+ *
+ * Pins the caller's pages (for a read the device stores into them:
+ * FOLL_WRITE) and maps them for DMA, zero copy, at any alignment.  The map
+ * registers of the NT design are the device's segment and byte limits,
+ * applied per transfer by kesync_build_window().  If only a prefix of the
+ * buffer can be pinned, the request shrinks to it (a short count).
+ *
+ * Context: process context of the caller (its mm); sleeps.
+ */
+static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
+			      unsigned long uaddr)
+{
+	enum dma_data_direction dir = req->write ? DMA_TO_DEVICE :
+						   DMA_FROM_DEVICE;
+	unsigned int off = offset_in_page(uaddr);
+	unsigned int npages = DIV_ROUND_UP(off + req->len, PAGE_SIZE);
+	int pinned, ret;
+
+	req->pages = kvmalloc_array(npages, sizeof(*req->pages), GFP_KERNEL);
+	if (!req->pages)
+		return -ENOMEM;
+	pinned = pin_user_pages_fast(uaddr & PAGE_MASK, npages,
+				     req->write ? 0 : FOLL_WRITE, req->pages);
+	if (pinned <= 0) {
+		ret = pinned ? pinned : -EFAULT;
+		goto free_pages;
+	}
+	if (pinned < npages)
+		req->len = (size_t)pinned * PAGE_SIZE - off;
+	req->npages = pinned;
+
+	ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages, pinned,
+						off, req->len,
+						kdev->max_seg_size, GFP_KERNEL);
+	if (ret)
+		goto unpin;
+	ret = dma_map_sgtable(&kdev->pdev->dev, &req->sgt, dir, 0);
+	if (ret)
+		goto free_table;
+	req->mapped = true;
+	req->sg = req->sgt.sgl;
+	req->sg_left = req->sgt.nents;
+	req->sg_off = 0;
+	return 0;
+
+free_table:
+	sg_free_table(&req->sgt);
+unpin:
+	unpin_user_pages(req->pages, pinned);
+free_pages:
+	kvfree(req->pages);
+	req->pages = NULL;
+	return ret;
+}
+
+/*
+ * kesync_adapter_unmap - FreeAdapterChannel
+ *
+ * Called exactly once per mapped request, when the device can no longer
+ * touch the buffer: it finished, was aborted, was reset, or lost bus
+ * mastering.
+ *
+ * Context: process or workqueue context; sleeps (page lock).
+ */
+static void kesync_adapter_unmap(struct kesync_dev *kdev,
+				 struct kesync_req *req)
+{
+	if (!req->mapped)
+		return;
+	dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
+			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE, 0);
+	sg_free_table(&req->sgt);
+	/* A read stored into the pages: they are dirty. */
+	unpin_user_pages_dirty_lock(req->pages, req->npages, !req->write);
+	kvfree(req->pages);
+	req->pages = NULL;
+	req->mapped = false;
+}
+
+/*
+ * kesync_build_window - the next transfer's descriptor
+ *
+ * Takes at most max_segs segments and max_xfer bytes from the request's
+ * cursor: the "map registers" window.  The cursor itself only moves when
+ * the device reports how many bytes it moved (kesync_advance()).
+ *
+ * Context: the request's owner, under unit->xfer_mutex.
+ */
+static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_desc *d = u->desc;
+	struct scatterlist *sg = req->sg;
+	unsigned int left = req->sg_left, off = req->sg_off, n = 0;
+	u32 room = min_t(size_t, kdev->max_xfer, req->len - req->done);
+	u32 total = 0, take;
+
+	lockdep_assert_held(&u->xfer_mutex);
+	while (sg && n < kdev->max_segs && total < room) {
+		take = min_t(u32, sg_dma_len(sg) - off, room - total);
+		d->segs[n].addr = cpu_to_le64(sg_dma_address(sg) + off);
+		d->segs[n].len = cpu_to_le32(take);
+		d->segs[n].rsvd = 0;
+		n++;
+		total += take;
+		off += take;
+		if (off == sg_dma_len(sg)) {
+			off = 0;
+			sg = --left ? sg_next(sg) : NULL;
+		}
+	}
+	/* Tag 0 is what the device reports for a refused START. */
+	if (++u->next_tag == 0)
+		u->next_tag = 1;
+	req->tag = u->next_tag;
+	req->win_len = total;
+	req->win_nsegs = n;
+	d->nsegs = cpu_to_le32(n);
+	d->offset = cpu_to_le64(req->pos + req->done);
+	d->len = cpu_to_le32(total);
+	d->tag = cpu_to_le32(req->tag);
+	d->rsvd = 0;
+}
+
+/* Move the cursor past @bytes the device moved. */
+static void kesync_advance(struct kesync_req *req, u32 bytes)
+{
+	u32 avail;
+
+	req->done += bytes;
+	while (bytes && req->sg) {
+		avail = sg_dma_len(req->sg) - req->sg_off;
+		if (bytes < avail) {
+			req->sg_off += bytes;
+			return;
+		}
+		bytes -= avail;
+		req->sg_off = 0;
+		req->sg = --req->sg_left ? sg_next(req->sg) : NULL;
+	}
+}
+
+/*
+ * kesync_program_window - build the next transfer and program it through
+ * the read or write SynchCritSection (KeSynchronizeExecution).
+ *
+ * Return: 0, or -EAGAIN when a controller reset is in progress: the unit is
+ * then marked reset_hit and its DpcForIsr programs the transfer again once
+ * the reset is over.
+ *
+ * Context: the request's owner (ControllerControl or DpcForIsr), holding
+ * the controller object and unit->xfer_mutex.
+ */
+static int kesync_program_window(struct kesync_unit *u, struct kesync_req *req)
+{
+	struct kesync_prog_ctx p = {
+		.unit = u,
+		.timeout = READ_ONCE(u->timeout),
+	};
+
+	lockdep_assert_held(&u->xfer_mutex);
+	kesync_build_window(u, req);
+	p.tag = req->tag;
+	kesync_sync_exec(u->kdev, req->write ? &kesync_scs_program_write :
+					       &kesync_scs_program_read, &p);
+	trace_kesync_programmed(req, p.ret);
+	return p.ret;
+}
+
+/* ---- Completion ---------------------------------------------------------- */
+
+/* The request leaves its unit; whoever does this completes it. */
+static void kesync_retire_locked(struct kesync_unit *u, struct kesync_req *req)
+	__must_hold(&u->kdev->io.lock)
+{
+	lockdep_assert_held(&u->kdev->io.lock);
+	req->state = KESYNC_REQ_DONE;
+	if (u->cur == req)
+		u->cur = NULL;
+}
+
+static ssize_t kesync_cancel_result(const struct kesync_req *req)
+{
+	return req->done ? (ssize_t)req->done : -EINTR;
+}
+
+/**
+ * kesync_complete_request - IoCompleteRequest
+ * @req: a request in state DONE whose buffer the device can no longer touch
+ * @result: byte count or negative errno for the caller
+ *
+ * Releases the adapter channel (the DMA mapping and the pinned pages),
+ * counts, and wakes the waiter, which may free @req at once: @req is not
+ * touched after complete().
+ *
+ * Context: process, kthread or workqueue context; no locks held.
+ */
+static void kesync_complete_request(struct kesync_req *req, ssize_t result)
+{
+	struct kesync_unit *u = req->unit;
+	struct kesync_dev *kdev = u->kdev;
+
+	kesync_adapter_unmap(kdev, req);
+	kesync_stat_inc(u, KESYNC_STAT_REQUESTS);
+	kesync_stat_add(u, KESYNC_STAT_BYTES, req->done);
+	if (req->cancelled)
+		kesync_stat_inc(u, KESYNC_STAT_CANCELS);
+	else if (result < 0 && result != -ETIMEDOUT)
+		kesync_stat_inc(u, KESYNC_STAT_ERRORS);
+	trace_kesync_completed(req, result);
+
+	spin_lock(&kdev->io.lock);
+	list_del_init(&req->unode);
+	spin_unlock(&kdev->io.lock);
+
+	req->result = result;
+	complete(&req->done_cmp);
+}
+
+/* Fail the requests still on the unit's StartIo queue. */
+static void kesync_fail_queue(struct kesync_unit *u, int err)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_req *req, *tmp;
+	LIST_HEAD(failed);
+
+	spin_lock(&kdev->io.lock);
+	list_for_each_entry_safe(req, tmp, &u->queue, node) {
+		list_move_tail(&req->node, &failed);
+		kesync_retire_locked(u, req);
+	}
+	spin_unlock(&kdev->io.lock);
+
+	list_for_each_entry_safe(req, tmp, &failed, node) {
+		list_del_init(&req->node);
+		kesync_complete_request(req, err);
+	}
+}
+
+/* ---- Controller object --------------------------------------------------- */
+
+/**
+ * kesync_controller_control - ControllerControl
+ * @u: the unit just given the controller object
+ *
+ * Programs the first transfer of the unit's current request through its
+ * SynchCritSection.  A request cancelled meanwhile, or one the controller
+ * can no longer serve, is ended here instead.
+ *
+ * Context: process, kthread or workqueue context; no locks held; takes
+ * @u->xfer_mutex.  The request is in state STARTING, owned by the caller.
+ * Return: KESYNC_KEEP_OBJECT while the transfer runs; KESYNC_DEALLOCATE_OBJECT
+ * when the request was ended: the caller frees the controller and starts
+ * the unit's next request.
+ */
+static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_req *req;
+	ssize_t res = 0;
+
+	mutex_lock(&u->xfer_mutex);
+	spin_lock(&kdev->io.lock);
+	req = u->cur;
+	if (req->cancel) {
+		req->cancelled = true;
+		res = kesync_cancel_result(req);
+	} else if (kdev->io.err) {
+		res = kdev->io.err;
+	}
+	if (res)
+		kesync_retire_locked(u, req);
+	else
+		req->state = KESYNC_REQ_ACTIVE;
+	spin_unlock(&kdev->io.lock);
+	/* -EAGAIN (a reset is running) is retried by the DpcForIsr after it. */
+	if (!res)
+		kesync_program_window(u, req);
+	mutex_unlock(&u->xfer_mutex);
+
+	if (!res)
+		return KESYNC_KEEP_OBJECT;
+	kesync_complete_request(req, res);
+	return KESYNC_DEALLOCATE_OBJECT;
+}
+
+/**
+ * kesync_free_controller - IoFreeController
+ * @kdev: the controller
+ *
+ * Hands the controller object to the unit that has waited longest and runs
+ * its ControllerControl here, in the caller's context.  A unit whose
+ * request ends there gives it back at once, and the next waiter gets it.
+ *
+ * Context: process, kthread or workqueue context; no locks held; the
+ * caller holds the controller object.
+ */
+static void kesync_free_controller(struct kesync_dev *kdev)
+{
+	struct kesync_unit *next;
+
+	for (;;) {
+		spin_lock(&kdev->io.lock);
+		next = list_first_entry_or_null(&kdev->io.ctrl_waiters,
+						struct kesync_unit, ctrl_node);
+		if (next) {
+			list_del_init(&next->ctrl_node);
+			/* Ours now: a canceller only flags it. */
+			next->cur->state = KESYNC_REQ_STARTING;
+		}
+		kdev->io.ctrl_owner = next;
+		spin_unlock(&kdev->io.lock);
+
+		if (!next ||
+		    kesync_controller_control(next) == KESYNC_KEEP_OBJECT)
+			return;
+		/* Its next request queues behind the units already waiting. */
+		kesync_start_next(next);
+	}
+}
+
+/**
+ * kesync_allocate_controller - IoAllocateController
+ * @u: the unit
+ * @req: its current request, state STARTING
+ *
+ * Runs ControllerControl at once when the controller object is free;
+ * otherwise queues the unit (FIFO) and returns: whoever frees the
+ * controller runs it.  The hardware runs one transfer at a time, so no
+ * START ever meets a busy controller.
+ *
+ * Context: process, kthread or workqueue context; no locks held.
+ * Return: true while @u is busy with @req; false when @req was ended at
+ * once (the caller starts the unit's next request).
+ */
+static bool kesync_allocate_controller(struct kesync_unit *u,
+				       struct kesync_req *req)
+{
+	struct kesync_dev *kdev = u->kdev;
+	bool granted = false;
+	ssize_t res = 0;
+
+	spin_lock(&kdev->io.lock);
+	if (req->cancel) {
+		req->cancelled = true;
+		res = -EINTR;
+	} else if (kdev->io.err) {
+		res = kdev->io.err;
+	}
+	if (res) {
+		kesync_retire_locked(u, req);
+	} else if (!kdev->io.ctrl_owner) {
+		kdev->io.ctrl_owner = u;
+		granted = true;
+	} else {
+		list_add_tail(&u->ctrl_node, &kdev->io.ctrl_waiters);
+		req->state = KESYNC_REQ_WAIT_CTRL;
+		kesync_stat_inc(u, KESYNC_STAT_CTRL_WAITS);
+	}
+	spin_unlock(&kdev->io.lock);
+
+	if (res) {
+		kesync_complete_request(req, res);
+		return false;
+	}
+	if (granted &&
+	    kesync_controller_control(u) == KESYNC_DEALLOCATE_OBJECT) {
+		kesync_free_controller(kdev);
+		return false;
+	}
+	return true;
+}
+
+/* ---- StartIo and the two pumps ------------------------------------------- */
+
+/**
+ * kesync_start_io - StartIo
+ * @req: the unit's current request, state STARTING
+ *
+ * The request was pinned and mapped by its dispatch routine, so all that
+ * is left is to get the controller object; ControllerControl then
+ * programs the device and arms the timer counter (timeout + 1 s).
+ *
+ * Context: process (dispatch, canceller), kthread (pump thread) or
+ * workqueue (DpcForIsr) context; no locks held.
+ * Return: true while the unit is busy with @req; false when it was ended at
+ * once and the caller should start the unit's next request.
+ */
+static bool kesync_start_io(struct kesync_req *req)
+{
+	trace_kesync_started(req, 0);
+	return kesync_allocate_controller(req->unit, req);
+}
+
+/**
+ * kesync_start_next - IoStartNextPacket
+ * @u: a unit that just became idle
+ *
+ * startio pump: takes the next request of the unit's queue and calls
+ * StartIo.  thread pump: wakes the pump thread, which does the same.
+ *
+ * Context: process, kthread or workqueue context; no locks held.
+ */
+static void kesync_start_next(struct kesync_unit *u)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_req *req;
+
+	if (kdev->pump == KESYNC_PUMP_THREAD) {
+		wake_up(&kdev->thread_wq);
+		return;
+	}
+	for (;;) {
+		spin_lock(&kdev->io.lock);
+		req = u->cur ? NULL : list_first_entry_or_null(&u->queue,
+						struct kesync_req, node);
+		if (req) {
+			list_del_init(&req->node);
+			u->cur = req;
+			req->state = KESYNC_REQ_STARTING;
+		}
+		spin_unlock(&kdev->io.lock);
+		if (!req || kesync_start_io(req))
+			return;
+	}
+}
+
+/* The interlocked queue: first request whose unit is idle (FIFO per unit). */
+static bool kesync_thread_dequeue(struct kesync_dev *kdev,
+				  struct kesync_req **reqp)
+{
+	struct kesync_req *req;
+
+	spin_lock(&kdev->io.lock);
+	list_for_each_entry(req, &kdev->io.tq, node) {
+		if (req->unit->cur)
+			continue;	/* requests of a unit never overlap */
+		list_del_init(&req->node);
+		req->unit->cur = req;
+		req->state = KESYNC_REQ_STARTING;
+		*reqp = req;
+		break;
+	}
+	spin_unlock(&kdev->io.lock);
+	return *reqp;
+}
+
+/**
+ * kesync_pump_thread - the driver-created thread (pump=thread)
+ * @data: the controller
+ *
+ * Sleeps on kdev->thread_wq (the dispatcher object the dispatch routines
+ * signal) until a request of an idle unit is queued, takes it off the
+ * interlocked queue and calls StartIo.  TASK_IDLE: an idle pump neither
+ * loads the machine nor trips the hung-task detector.
+ *
+ * Context: kthread.
+ * Return: 0.
+ */
+static int kesync_pump_thread(void *data)
+{
+	struct kesync_dev *kdev = data;
+	struct kesync_req *req;
+
+	for (;;) {
+		req = NULL;
+		wait_event_idle(kdev->thread_wq, kthread_should_stop() ||
+				kesync_thread_dequeue(kdev, &req));
+		if (!req)
+			break;
+		kesync_start_io(req);
+	}
+	return 0;
+}
+
+/* Dispatch: queue @req and, with the startio pump, start it if idle. */
+static int kesync_queue_request(struct kesync_unit *u, struct kesync_req *req)
+{
+	struct kesync_dev *kdev = u->kdev;
+	bool start = false;
+	int err;
+
+	spin_lock(&kdev->io.lock);
+	err = kdev->io.err;
+	if (err) {
+		spin_unlock(&kdev->io.lock);
+		return err;
+	}
+	req->id = u->next_req_id++;
+	list_add_tail(&req->unode, &u->reqs);
+	if (kdev->pump == KESYNC_PUMP_THREAD) {
+		list_add_tail(&req->node, &kdev->io.tq);
+		req->state = KESYNC_REQ_QUEUED;
+	} else if (!u->cur && list_empty(&u->queue)) {
+		u->cur = req;
+		req->state = KESYNC_REQ_STARTING;
+		start = true;
+	} else {
+		list_add_tail(&req->node, &u->queue);
+		req->state = KESYNC_REQ_QUEUED;
+	}
+	trace_kesync_queued(req, 0);
+	spin_unlock(&kdev->io.lock);
+
+	if (kdev->pump == KESYNC_PUMP_THREAD)
+		wake_up(&kdev->thread_wq);	/* KeSetEvent */
+	else if (start && !kesync_start_io(req))
+		kesync_start_next(u);
+	return 0;
+}
+
+/* ---- DpcForIsr ----------------------------------------------------------- */
+
+/*
+ * Program the next (or the same) transfer of @req, unless it was cancelled
+ * or the controller went away meanwhile.  Return: true to end @req.
+ */
+static bool kesync_dpc_program_next(struct kesync_unit *u,
+				    struct kesync_req *req, ssize_t *res,
+				    bool partial)
+{
+	struct kesync_dev *kdev = u->kdev;
+	bool cancel;
+	int err;
+
+	spin_lock(&kdev->io.lock);
+	cancel = req->cancel;
+	err = kdev->io.err;
+	spin_unlock(&kdev->io.lock);
+	if (cancel) {
+		req->cancelled = true;
+		*res = kesync_cancel_result(req);
+		return true;
+	}
+	if (err) {
+		*res = err;
+		return true;
+	}
+	if (partial)
+		kesync_stat_inc(u, KESYNC_STAT_PARTIALS);
+	kesync_program_window(u, req);
+	if (partial)
+		trace_kesync_partial(req, 0);
+	return false;
+}
+
+/* Make sure the device no longer works on anything for the unit. */
+static void kesync_quiesce_unit(struct kesync_unit *u)
+{
+	struct kesync_abort_ctx a = { .unit = u, .force = true };
+
+	kesync_sync_exec(u->kdev, &kesync_scs_abort, &a);
+}
+
+/* A completion of @req's transfer.  Return: true to end @req with *res. */
+static bool kesync_dpc_completion(struct kesync_unit *u, struct kesync_req *req,
+				  const struct kesync_collect_ctx *c,
+				  ssize_t *res)
+{
+	const struct kesync_snap *s = &c->snap;
+	u32 state = s->status & KESYNC_USTAT_STATE_MASK;
+	u32 err = (s->status & KESYNC_USTAT_ERR_MASK) >> KESYNC_USTAT_ERR_SHIFT;
+	u32 bytes;
+
+	if (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_CTRL_BUSY) {
+		/* Never seen with the controller object; counted, retried. */
+		kesync_stat_inc(u, KESYNC_STAT_HW_BUSY);
+		dev_warn_ratelimited(&u->dev,
+				     "START refused: controller busy\n");
+		if (++req->retries > KESYNC_RETRY_MAX) {
+			*res = -EIO;
+			return true;
+		}
+		return kesync_dpc_program_next(u, req, res, false);
+	}
+	if (s->tag != req->tag ||
+	    (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_UNIT_BUSY)) {
+		/* The device runs something we did not program: stop it. */
+		if (err == KESYNC_ERR_UNIT_BUSY)
+			kesync_stat_inc(u, KESYNC_STAT_HW_BUSY);
+		dev_err_ratelimited(&u->dev,
+				    "unexpected completion: tag %u (expected %u), status 0x%x\n",
+				    s->tag, req->tag, s->status);
+		kesync_quiesce_unit(u);
+		*res = -EIO;
+		return true;
+	}
+	if (state != KESYNC_STATE_DONE) {
+		dev_err_ratelimited(&u->dev,
+				    "transfer failed: state %u error %u\n",
+				    state, err);
+		*res = -EIO;
+		return true;
+	}
+
+	bytes = min(s->bytes, req->win_len);
+	if (bytes < req->win_len)
+		kesync_stat_inc(u, KESYNC_STAT_SHORT_XFERS);
+	kesync_advance(req, bytes);
+	req->retries = 0;
+	if (bytes) {
+		req->zero_progress = 0;
+	} else if (++req->zero_progress >= KESYNC_ZERO_PROGRESS_MAX) {
+		dev_err_ratelimited(&u->dev, "no progress in %u transfers\n",
+				    req->zero_progress);
+		*res = -EIO;
+		return true;
+	}
+	if (req->done == req->len) {
+		*res = req->done;
+		return true;
+	}
+	return kesync_dpc_program_next(u, req, res, true);
+}
+
+/* @req's transfer was ended by a controller reset, now over. */
+static bool kesync_dpc_reset_hit(struct kesync_unit *u, struct kesync_req *req,
+				 const struct kesync_collect_ctx *c,
+				 ssize_t *res)
+{
+	if (c->timed_out) {
+		*res = -ETIMEDOUT;
+		return true;
+	}
+	/* Another unit's timeout or a user reset: retry the transfer. */
+	if (++req->retries > KESYNC_RETRY_MAX) {
+		*res = -EIO;
+		return true;
+	}
+	return kesync_dpc_program_next(u, req, res, false);
+}
+
+/* @req was cancelled while its transfer runs: abort it on the device. */
+static bool kesync_dpc_abort(struct kesync_unit *u, struct kesync_req *req,
+			     const struct kesync_collect_ctx *c, ssize_t *res)
+{
+	struct kesync_abort_ctx a = { .unit = u };
+
+	/*
+	 * Not aborted: it finished first.  Its completion was handed over by
+	 * the abort routine (kick the DPC again to take it) or is on its way
+	 * through the ISR, which kicks it; that run ends the request.  Ending
+	 * it now would leave the completion to be taken for the unit's next
+	 * request.
+	 */
+	if (c->busy && !kesync_sync_exec(u->kdev, &kesync_scs_abort, &a)) {
+		if (a.finished)
+			queue_work(u->kdev->wq, &u->dpc);
+		return false;
+	}
+	req->cancelled = true;
+	*res = kesync_cancel_result(req);
+	return true;
+}
+
+/**
+ * kesync_dpc_for_isr - DpcForIsr
+ * @work: the unit's dpc work item
+ *
+ * Collects what the ISR (or IoTimer, or the reset worker) left for the
+ * unit's current request and acts on it: completes the request; or, when
+ * bytes remain (partial transfer or a short count), reprograms the next
+ * transfer through the same SynchCritSection, which re-arms the timer
+ * counter as StartIo did; or retries a transfer a reset interrupted; or
+ * aborts a cancelled one.  When the request ends, frees the controller,
+ * starts the unit's next request and completes this one.  Once the device
+ * is stopped (dead, removed) it fails what is left without touching it.
+ *
+ * Context: workqueue; takes unit->xfer_mutex, io.lock, isr.lock.
+ */
+static void kesync_dpc_for_isr(struct work_struct *work)
+{
+	struct kesync_unit *u = container_of(work, struct kesync_unit, dpc);
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_collect_ctx c = { .unit = u };
+	struct kesync_req *req, *waiting = NULL;
+	bool stopped, cancel, end = false;
+	ssize_t res = 0;
+	int err;
+
+	mutex_lock(&u->xfer_mutex);
+	spin_lock(&kdev->io.lock);
+	stopped = kdev->io.stopped;
+	err = kdev->io.err;
+	req = u->cur;
+	if (stopped && req && req->state == KESYNC_REQ_WAIT_CTRL) {
+		list_del_init(&u->ctrl_node);
+		kesync_retire_locked(u, req);
+		waiting = req;
+	}
+	if (req && req->state != KESYNC_REQ_ACTIVE)
+		req = NULL;	/* not started yet: not the DPC's */
+	cancel = req && req->cancel;
+	spin_unlock(&kdev->io.lock);
+
+	if (stopped) {
+		/* No DMA can happen any more: fail without the device. */
+		if (req) {
+			res = err;
+			end = true;
+		}
+		goto ended;
+	}
+
+	/* Also with no request: what is left for none is stale. */
+	kesync_sync_exec(kdev, &kesync_scs_collect, &c);
+	if (!req)
+		goto ended;
+	trace_kesync_dpc(req, c.completed, c.reset_hit, cancel);
+	/*
+	 * A completion is handled even during a reset (a next transfer is
+	 * then refused and marked reset_hit).  Anything else waits for the
+	 * reset to end: the reset worker kicks the DPC of every unit whose
+	 * transfer it ended, and only then may their buffers be released.
+	 */
+	if (c.completed)
+		end = kesync_dpc_completion(u, req, &c, &res);
+	else if (c.reset_hit)
+		end = kesync_dpc_reset_hit(u, req, &c, &res);
+	else if (cancel && !c.resetting)
+		end = kesync_dpc_abort(u, req, &c, &res);
+
+ended:
+	if (end) {
+		spin_lock(&kdev->io.lock);
+		kesync_retire_locked(u, req);
+		spin_unlock(&kdev->io.lock);
+	}
+	mutex_unlock(&u->xfer_mutex);
+
+	if (waiting)
+		kesync_complete_request(waiting, err);
+	if (end) {
+		kesync_free_controller(kdev);
+		kesync_start_next(u);
+		kesync_complete_request(req, res);
+	} else if (waiting) {
+		kesync_start_next(u);
+	}
+	if (stopped)
+		kesync_fail_queue(u, err);
+}
+
+/* ---- IoTimer and controller reset ---------------------------------------- */
+
+/**
+ * kesync_io_timer - IoTimer
+ * @t: the unit's io_timer
+ *
+ * Runs once a second.  Returns if the timer counter is -1 (the NT design
+ * reads it without synchronisation, and so does this: READ_ONCE, paired
+ * with the WRITE_ONCE of its writers); otherwise counts it down through
+ * SynchCritSection_1, which recovers a lost interrupt or, at zero,
+ * programs a reset through SynchCritSection_2.  With the counter set to
+ * timeout + 1 when the transfer is programmed, a timeout is detected
+ * between T and T + 1 s after it.
+ *
+ * Context: softirq (timer); takes isr.lock through kesync_sync_exec().
+ */
+void kesync_io_timer(struct timer_list *t)
+{
+	struct kesync_unit *u = from_timer(u, t, io_timer);
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_tick_ctx tick = { .unit = u };
+	unsigned long next;
+
+	if (READ_ONCE(u->isr.timer_count) != -1 &&
+	    kesync_sync_exec(kdev, &kesync_scs_timer_tick, &tick)) {
+		if (tick.result == KESYNC_TICK_LOST_IRQ) {
+			kesync_stat_inc(u, KESYNC_STAT_LOST_IRQS);
+			trace_kesync_timeout(u, true);
+			queue_work(kdev->wq, &u->dpc);
+		} else {
+			kesync_stat_inc(u, KESYNC_STAT_TIMEOUTS);
+			kesync_stat_inc(u, KESYNC_STAT_RESETS);
+			trace_kesync_timeout(u, false);
+			dev_warn_ratelimited(&u->dev,
+					     "transfer timed out (%u s): resetting the controller\n",
+					     READ_ONCE(u->timeout));
+			queue_work(kdev->wq, &kdev->reset_work);
+		}
+	}
+
+	if (READ_ONCE(u->timer_stop))
+		return;
+	/* Exactly 1 s apart on average; never faster if it fell behind. */
+	next = t->expires + HZ;
+	if (time_before_eq(next, jiffies))
+		next = jiffies + HZ;
+	mod_timer(t, next);
+}
+
+/*
+ * Wait until the device says its reset is over.  The RESET_DONE interrupt
+ * wakes us; polling STATUS every 10 ms covers a lost one.
+ *
+ * Return: 0, -ETIMEDOUT after @ms, or -ENODEV when the device is gone.
+ */
+static int kesync_wait_reset(struct kesync_dev *kdev, unsigned int ms)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(ms);
+	int irqs;
+	u32 st;
+
+	for (;;) {
+		irqs = atomic_read(&kdev->reset_irqs);
+		st = kesync_rd(kdev, KESYNC_REG_STATUS);
+		if (st == ~0u && kesync_hw_gone(kdev))
+			return -ENODEV;
+		if (!(st & KESYNC_STATUS_RESETTING))
+			return 0;
+		if (time_after_eq(jiffies, deadline))
+			return -ETIMEDOUT;
+		wait_event_timeout(kdev->reset_wq,
+				   atomic_read(&kdev->reset_irqs) != irqs,
+				   msecs_to_jiffies(10));
+	}
+}
+
+/*
+ * The controller will not come back: stop it for good and fail its I/O.
+ * Clearing bus mastering guarantees no more DMA, so the mappings of the
+ * requests still in flight can be released.
+ */
+static void kesync_mark_dead(struct kesync_dev *kdev, int err)
+{
+	unsigned int i;
+
+	if (err == -ENODEV) {
+		dev_err(&kdev->pdev->dev, "device gone: failing its I/O\n");
+	} else {
+		dev_err(&kdev->pdev->dev,
+			"controller reset did not finish after %u attempts: controller is dead\n",
+			KESYNC_RESET_ATTEMPTS);
+		kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, 0);
+	}
+	pci_clear_master(kdev->pdev);
+
+	spin_lock(&kdev->io.lock);
+	if (!kdev->io.err)
+		kdev->io.err = err;
+	kdev->io.stopped = true;
+	spin_unlock(&kdev->io.lock);
+
+	for (i = 0; i < kdev->nunits; i++)
+		queue_work(kdev->wq, &kdev->units[i]->dpc);
+	wake_up(&kdev->thread_wq);
+}
+
+/**
+ * kesync_reset_work - the controller's DPC for a reset
+ * @work: kdev->reset_work
+ *
+ * Queued after SynchCritSection_2 programmed a reset.  Waits (bounded) for
+ * the device to finish it; a reset that does not finish is programmed
+ * again, and after KESYNC_RESET_ATTEMPTS the controller is declared dead.
+ * Then kesync_scs_reset_finish() ends the reset under the interrupt lock,
+ * where no new reset can slip in unseen, and the DpcForIsr of each unit
+ * whose transfer the reset ended is kicked: a timed-out request completes
+ * with -ETIMEDOUT, the others are retried.
+ *
+ * Context: workqueue; sleeps.
+ */
+static void kesync_reset_work(struct work_struct *work)
+{
+	struct kesync_dev *kdev = container_of(work, struct kesync_dev,
+					       reset_work);
+	struct kesync_reset_fin_ctx fin;
+	unsigned int attempt = 1, i;
+	int err;
+
+	for (;;) {
+		err = kesync_wait_reset(kdev, kesync_reset_timeout_ms);
+		trace_kesync_reset(kdev, attempt, err);
+		if (!err) {
+			kesync_sync_exec(kdev, &kesync_scs_reset_finish, &fin);
+			if (!fin.again)
+				break;
+			attempt = 1;	/* a new reset began: wait for it */
+			continue;
+		}
+		if (err == -ENODEV || attempt >= KESYNC_RESET_ATTEMPTS) {
+			kesync_mark_dead(kdev, err == -ENODEV ? -ENODEV : -EIO);
+			return;
+		}
+		dev_warn(&kdev->pdev->dev,
+			 "controller reset not done after %u ms, retrying\n",
+			 kesync_reset_timeout_ms);
+		attempt++;
+		kesync_sync_exec(kdev, &kesync_scs_reset, NULL);
+	}
+	for_each_set_bit(i, &fin.kick, kdev->nunits)
+		queue_work(kdev->wq, &kdev->units[i]->dpc);
+}
+
+/* ---- Dispatch ------------------------------------------------------------ */
+
+/*
+ * kesync_cancel_locked - the Cancel routine, under io.lock
+ *
+ * A queued request, or one waiting for the controller, is taken off its
+ * queue here and the canceller ends it.  A request someone else owns
+ * (STARTING, ACTIVE) is only flagged; its owner sees the flag under this
+ * lock before it programs the device, or the DpcForIsr kicked here aborts
+ * the transfer.  So a request is ended exactly once, by whoever moves it to
+ * DONE under this lock.
+ */
+enum kesync_cancel_act {
+	KESYNC_CANCEL_NONE,
+	KESYNC_CANCEL_END,		/* end it */
+	KESYNC_CANCEL_END_NEXT,		/* end it, start the unit's next */
+	KESYNC_CANCEL_KICK,		/* kick the DpcForIsr */
+};
+
+static enum kesync_cancel_act kesync_cancel_locked(struct kesync_req *req)
+	__must_hold(&req->unit->kdev->io.lock)
+{
+	struct kesync_unit *u = req->unit;
+
+	lockdep_assert_held(&u->kdev->io.lock);
+	switch (req->state) {
+	case KESYNC_REQ_QUEUED:
+		list_del_init(&req->node);
+		req->cancel = true;
+		req->cancelled = true;
+		kesync_retire_locked(u, req);
+		trace_kesync_cancelled(req, -EINTR);
+		return KESYNC_CANCEL_END;
+	case KESYNC_REQ_WAIT_CTRL:
+		list_del_init(&u->ctrl_node);
+		req->cancel = true;
+		req->cancelled = true;
+		kesync_retire_locked(u, req);
+		trace_kesync_cancelled(req, -EINTR);
+		return KESYNC_CANCEL_END_NEXT;
+	case KESYNC_REQ_STARTING:
+		req->cancel = true;
+		trace_kesync_cancelled(req, 0);
+		return KESYNC_CANCEL_NONE;
+	case KESYNC_REQ_ACTIVE:
+		req->cancel = true;
+		trace_kesync_cancelled(req, 0);
+		/* Once removed, remove() fails it (and the wq may be gone). */
+		return u->kdev->io.removed ? KESYNC_CANCEL_NONE :
+					     KESYNC_CANCEL_KICK;
+	case KESYNC_REQ_DONE:
+		break;
+	}
+	return KESYNC_CANCEL_NONE;
+}
+
+/* Cancel the caller's own request (interrupted by a signal). */
+static void kesync_cancel(struct kesync_req *req)
+{
+	struct kesync_unit *u = req->unit;
+	struct kesync_dev *kdev = u->kdev;
+	enum kesync_cancel_act act;
+
+	down_read(&kdev->remove_rwsem);
+	spin_lock(&kdev->io.lock);
+	act = kesync_cancel_locked(req);
+	spin_unlock(&kdev->io.lock);
+
+	switch (act) {
+	case KESYNC_CANCEL_END:
+		kesync_complete_request(req, -EINTR);
+		break;
+	case KESYNC_CANCEL_END_NEXT:
+		kesync_complete_request(req, -EINTR);
+		kesync_start_next(u);
+		break;
+	case KESYNC_CANCEL_KICK:
+		queue_work(kdev->wq, &u->dpc);
+		break;
+	case KESYNC_CANCEL_NONE:
+		break;
+	}
+	up_read(&kdev->remove_rwsem);
+}
+
+/**
+ * kesync_cancel_file - cancel the requests a closing file has in flight
+ * @u: the unit
+ * @file: the file being closed
+ * @owner: the closing files_struct
+ *
+ * ->flush() runs on every close(); only requests issued through @file by
+ * the same files_struct (another thread of the process) are cancelled, not
+ * those of a forked child sharing the file.
+ *
+ * Context: process; sleeps.
+ */
+void kesync_cancel_file(struct kesync_unit *u, struct file *file,
+			fl_owner_t owner)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_req *req, *tmp;
+	bool kick = false, next = false;
+	LIST_HEAD(ended);
+
+	down_read(&kdev->remove_rwsem);
+	spin_lock(&kdev->io.lock);
+	list_for_each_entry(req, &u->reqs, unode) {
+		if (req->file != file || req->owner != owner || req->cancel)
+			continue;
+		switch (kesync_cancel_locked(req)) {
+		case KESYNC_CANCEL_END_NEXT:
+			next = true;
+			fallthrough;
+		case KESYNC_CANCEL_END:
+			list_add_tail(&req->node, &ended);
+			break;
+		case KESYNC_CANCEL_KICK:
+			kick = true;
+			break;
+		case KESYNC_CANCEL_NONE:
+			break;
+		}
+	}
+	spin_unlock(&kdev->io.lock);
+
+	/* Only ended requests are touched: the others may complete any time. */
+	list_for_each_entry_safe(req, tmp, &ended, node) {
+		list_del_init(&req->node);
+		kesync_complete_request(req, -EINTR);
+	}
+	if (next)
+		kesync_start_next(u);
+	if (kick)
+		queue_work(kdev->wq, &u->dpc);
+	up_read(&kdev->remove_rwsem);
+}
+
+/**
+ * kesync_do_io - the read and write dispatch routines
+ * @u: the unit
+ * @file: the file the request comes through
+ * @uaddr: the caller's buffer
+ * @len: bytes, already clamped to the medium and KESYNC_MAX_REQ_BYTES
+ * @pos: medium offset
+ * @write: host to medium
+ *
+ * Pins and maps the buffer, queues the request and waits for it.  A signal
+ * cancels it; then the wait goes on, uninterruptible but bounded (a queued
+ * request ends at once, a running transfer as soon as its DpcForIsr has
+ * aborted it).  A cancelled request returns the bytes already moved, or
+ * -EINTR: never -ERESTARTSYS, since part of it may have happened.
+ *
+ * Context: process; sleeps.
+ * Return: bytes transferred or a negative errno.
+ */
+ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
+		     unsigned long uaddr, size_t len, loff_t pos, bool write)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_req *req;
+	ssize_t ret;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&req->node);
+	INIT_LIST_HEAD(&req->unode);
+	init_completion(&req->done_cmp);
+	req->unit = u;
+	req->file = file;
+	req->owner = current->files;
+	req->write = write;
+	req->pos = pos;
+	req->len = len;
+
+	/*
+	 * Mapping needs the device bound: remove() waits for this section,
+	 * and after it every mapping is released by remove() itself.
+	 */
+	down_read(&kdev->remove_rwsem);
+	ret = kesync_io_error(kdev);
+	if (!ret)
+		ret = kesync_adapter_map(kdev, req, uaddr);
+	if (!ret) {
+		ret = kesync_queue_request(u, req);
+		if (ret)
+			kesync_adapter_unmap(kdev, req);
+	}
+	up_read(&kdev->remove_rwsem);
+	if (ret)
+		goto free_req;
+
+	if (wait_for_completion_interruptible(&req->done_cmp)) {
+		kesync_cancel(req);
+		wait_for_completion(&req->done_cmp);
+	}
+	ret = req->result;
+free_req:
+	kfree(req);
+	return ret;
+}
+
+/* ---- Ioctl back ends ----------------------------------------------------- */
+
+/**
+ * kesync_user_reset - KESYNC_IOC_RESET: reset the controller and wait
+ * @u: the unit asking
+ *
+ * Transfers the reset interrupts are retried, not failed.
+ *
+ * Context: process; sleeps (bounded by the reset attempts).
+ * Return: 0, -ENODEV once removed, -EIO when the controller is dead.
+ */
+int kesync_user_reset(struct kesync_unit *u)
+{
+	struct kesync_dev *kdev = u->kdev;
+	int ret;
+
+	down_read(&kdev->remove_rwsem);
+	ret = kesync_io_error(kdev);
+	if (!ret) {
+		kesync_stat_inc(u, KESYNC_STAT_RESETS);
+		kesync_sync_exec(kdev, &kesync_scs_reset, NULL);
+		queue_work(kdev->wq, &kdev->reset_work);
+		flush_work(&kdev->reset_work);
+		ret = kesync_io_error(kdev);
+	}
+	up_read(&kdev->remove_rwsem);
+	return ret;
+}
+
+/**
+ * kesync_user_fault - KESYNC_IOC_FAULT: arm a fault through the control
+ * SynchCritSection
+ * @u: the unit
+ * @f: the validated request
+ *
+ * Context: process.
+ * Return: 0, or the controller's error.
+ */
+int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
+{
+	struct kesync_ctl_ctx c = { .unit = u, .fault = f };
+	struct kesync_dev *kdev = u->kdev;
+	int ret;
+
+	down_read(&kdev->remove_rwsem);
+	ret = kesync_io_error(kdev);
+	if (!ret)
+		kesync_sync_exec(kdev, &kesync_scs_program_control, &c);
+	up_read(&kdev->remove_rwsem);
+	return ret;
+}
+
+/**
+ * kesync_hw_stats - KESYNC_IOC_HW_STATS: read the device's counters
+ * @u: the unit
+ * @hs: filled in; reserved fields are left as the caller zeroed them
+ *
+ * Context: process.
+ * Return: 0 or -ENODEV once removed.
+ */
+int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs)
+{
+	struct kesync_dev *kdev = u->kdev;
+	int ret = 0;
+
+	down_read(&kdev->remove_rwsem);
+	if (kdev->io.removed) {
+		ret = -ENODEV;
+	} else {
+		hs->mmio_reads = kesync_rd(kdev, KESYNC_REG_STAT_MMIO_READS);
+		hs->mmio_writes = kesync_rd(kdev, KESYNC_REG_STAT_MMIO_WRITES);
+		hs->ctrl_busy = kesync_rd(kdev, KESYNC_REG_STAT_CTRL_BUSY);
+		hs->late_dma = kesync_rd(kdev, KESYNC_REG_STAT_LATE_DMA);
+		hs->xfers = kesync_rd(kdev, KESYNC_REG_STAT_XFERS);
+		hs->resets = kesync_rd(kdev, KESYNC_REG_STAT_RESETS);
+		hs->irqs = kesync_rd(kdev, KESYNC_REG_STAT_IRQS);
+		hs->dma_errors = kesync_rd(kdev, KESYNC_REG_STAT_DMA_ERRORS);
+	}
+	up_read(&kdev->remove_rwsem);
+	return ret;
+}
+
+/* ---- Set-up and teardown ------------------------------------------------- */
+
+/**
+ * kesync_io_init - initialise the controller's I/O state
+ * @kdev: the controller
+ *
+ * Context: probe.
+ * Return: 0 or -ENOMEM.
+ */
+int kesync_io_init(struct kesync_dev *kdev)
+{
+	spin_lock_init(&kdev->io.lock);
+	INIT_LIST_HEAD(&kdev->io.tq);
+	INIT_LIST_HEAD(&kdev->io.ctrl_waiters);
+	spin_lock_init(&kdev->isr.lock);
+	INIT_WORK(&kdev->reset_work, kesync_reset_work);
+	init_waitqueue_head(&kdev->reset_wq);
+	init_waitqueue_head(&kdev->thread_wq);
+	init_rwsem(&kdev->remove_rwsem);
+	/*
+	 * The DpcForIsr items: high priority, per-CPU, so the DPC runs soon
+	 * on the CPU that took the interrupt, as an NT DPC does.
+	 */
+	kdev->wq = alloc_workqueue("%s", WQ_HIGHPRI, 0, kdev->name);
+	return kdev->wq ? 0 : -ENOMEM;
+}
+
+/**
+ * kesync_unit_io_init - initialise a unit's I/O state
+ * @u: the unit
+ *
+ * Context: probe.
+ */
+void kesync_unit_io_init(struct kesync_unit *u)
+{
+	INIT_LIST_HEAD(&u->queue);
+	INIT_LIST_HEAD(&u->reqs);
+	INIT_LIST_HEAD(&u->ctrl_node);
+	mutex_init(&u->xfer_mutex);
+	INIT_WORK(&u->dpc, kesync_dpc_for_isr);
+	timer_setup(&u->io_timer, kesync_io_timer, 0);
+	u->isr.timer_count = -1;
+}
+
+/**
+ * kesync_io_start - start the pump thread and the IoTimers
+ * @kdev: the controller, interrupts enabled
+ *
+ * Context: probe.
+ * Return: 0 or the error of kthread_run().
+ */
+int kesync_io_start(struct kesync_dev *kdev)
+{
+	unsigned int i;
+
+	if (kdev->pump == KESYNC_PUMP_THREAD) {
+		kdev->thread = kthread_run(kesync_pump_thread, kdev, "%s-pump",
+					   kdev->name);
+		if (IS_ERR(kdev->thread)) {
+			int err = PTR_ERR(kdev->thread);
+
+			kdev->thread = NULL;
+			return err;
+		}
+	}
+	for (i = 0; i < kdev->nunits; i++)	/* IoStartTimer */
+		mod_timer(&kdev->units[i]->io_timer, jiffies + HZ);
+	return 0;
+}
+
+/**
+ * kesync_io_begin_remove - first step of remove(): no new I/O, no timers
+ * @kdev: the controller
+ *
+ * After this, new and queued requests fail with -ENODEV, no user-space
+ * entry point touches the hardware, and the IoTimers, the pump thread and
+ * the reset worker are stopped.  Requests in flight keep their buffers
+ * until kesync_io_fail_all(), after the device is stopped.
+ *
+ * Context: process (remove, probe failure); sleeps.
+ */
+void kesync_io_begin_remove(struct kesync_dev *kdev)
+{
+	unsigned int i;
+
+	down_write(&kdev->remove_rwsem);
+	spin_lock(&kdev->io.lock);
+	kdev->io.removed = true;
+	kdev->io.err = -ENODEV;
+	spin_unlock(&kdev->io.lock);
+	up_write(&kdev->remove_rwsem);
+
+	/* timer_shutdown_sync() is 6.2+: a flag keeps it from re-arming. */
+	for (i = 0; i < kdev->nunits; i++) {
+		WRITE_ONCE(kdev->units[i]->timer_stop, true);
+		del_timer_sync(&kdev->units[i]->io_timer);
+	}
+	if (kdev->thread) {
+		kthread_stop(kdev->thread);
+		kdev->thread = NULL;
+	}
+	cancel_work_sync(&kdev->reset_work);
+}
+
+/**
+ * kesync_io_fail_all - fail every request left, once the device is stopped
+ * @kdev: the controller; its device can no longer do DMA and its
+ *	interrupts are freed
+ *
+ * Context: process (remove); sleeps.
+ */
+void kesync_io_fail_all(struct kesync_dev *kdev)
+{
+	struct kesync_req *req, *tmp;
+	unsigned int i;
+	LIST_HEAD(failed);
+
+	spin_lock(&kdev->io.lock);
+	kdev->io.stopped = true;
+	list_for_each_entry_safe(req, tmp, &kdev->io.tq, node) {
+		list_move_tail(&req->node, &failed);
+		kesync_retire_locked(req->unit, req);
+	}
+	spin_unlock(&kdev->io.lock);
+
+	list_for_each_entry_safe(req, tmp, &failed, node) {
+		list_del_init(&req->node);
+		kesync_complete_request(req, -ENODEV);
+	}
+	/* Each DpcForIsr fails its unit's current and queued requests. */
+	for (i = 0; i < kdev->nunits; i++)
+		queue_work(kdev->wq, &kdev->units[i]->dpc);
+	for (i = 0; i < kdev->nunits; i++)
+		flush_work(&kdev->units[i]->dpc);
+}
+
+/**
+ * kesync_io_destroy - release the workqueue
+ * @kdev: the controller, all work done
+ *
+ * Context: process (remove, probe failure).
+ */
+void kesync_io_destroy(struct kesync_dev *kdev)
+{
+	if (kdev->wq) {
+		destroy_workqueue(kdev->wq);
+		kdev->wq = NULL;
+	}
+}

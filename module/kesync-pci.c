@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kesync: PCI bus glue.  Probe identifies the device, sets up DMA, the
+ * completion records and descriptors, the interrupt vectors (MSI-X, else
+ * MSI, else INTx) and the units; remove tears them down in the order
+ * docs/driver-design.md explains.
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/idr.h>
+#include <linux/iopoll.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+
+#include "kesync-hw.h"
+
+#define KESYNC_IRQ_AUTO		(-1)
+
+static char *irq_mode = "auto";
+module_param(irq_mode, charp, 0444);
+MODULE_PARM_DESC(irq_mode,
+		 "interrupt mode: auto (MSI-X, then MSI, then INTx), msix, msi or intx");
+
+static char *pump = "startio";
+module_param(pump, charp, 0444);
+MODULE_PARM_DESC(pump,
+		 "request pump: startio (StartIo from dispatch and DpcForIsr) or thread (a kthread per controller)");
+
+static unsigned int timeout = 5;
+module_param(timeout, uint, 0444);
+MODULE_PARM_DESC(timeout, "initial transfer timeout of each unit, seconds (1..3600)");
+
+unsigned int kesync_reset_timeout_ms = 1000;
+module_param_named(reset_timeout_ms, kesync_reset_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(reset_timeout_ms,
+		 "how long one controller reset attempt may take (ms); 3 attempts, then the controller is dead");
+
+/* Parsed at module load. */
+static int kesync_irq_mode_param;
+static int kesync_pump_param;
+
+/* Controller numbers, for names. */
+static DEFINE_IDA(kesync_ctrl_ida);
+
+/* How long probe waits for a reset: the longest RESET_DELAY_US, plus 1 s. */
+#define KESYNC_PROBE_RESET_US	(11 * USEC_PER_SEC)
+
+static const char *const kesync_irq_mode_names[] = {
+	[KESYNC_IRQ_MSIX] = "msix",
+	[KESYNC_IRQ_MSI] = "msi",
+	[KESYNC_IRQ_INTX] = "intx",
+};
+
+static const char *const kesync_pump_names[] = {
+	[KESYNC_PUMP_STARTIO] = "startio",
+	[KESYNC_PUMP_THREAD] = "thread",
+};
+
+const char *kesync_irq_mode_name(int mode)
+{
+	return mode >= 0 && mode < ARRAY_SIZE(kesync_irq_mode_names) ?
+	       kesync_irq_mode_names[mode] : "none";
+}
+
+const char *kesync_pump_name(int p)
+{
+	return p >= 0 && p < ARRAY_SIZE(kesync_pump_names) ?
+	       kesync_pump_names[p] : "none";
+}
+
+static void kesync_dev_release(struct kref *kref)
+{
+	struct kesync_dev *kdev = container_of(kref, struct kesync_dev, kref);
+
+	ida_free(&kesync_ctrl_ida, kdev->id);
+	pci_dev_put(kdev->pdev);
+	kfree(kdev);
+}
+
+/**
+ * kesync_dev_put - drop a reference on the controller structure
+ * @kdev: the controller
+ *
+ * The structure outlives remove() while units (open files) use it.
+ *
+ * Context: any sleepable context.
+ */
+void kesync_dev_put(struct kesync_dev *kdev)
+{
+	kref_put(&kdev->kref, kesync_dev_release);
+}
+
+/* ---- Identification and hardware set-up --------------------------------- */
+
+static int kesync_identify(struct kesync_dev *kdev)
+{
+	struct device *dev = &kdev->pdev->dev;
+	u32 magic, max_segs, max_xfer;
+
+	magic = kesync_rd(kdev, KESYNC_REG_MAGIC);
+	if (magic != KESYNC_MAGIC) {
+		dev_err(dev, "not a kesync controller: MAGIC reads 0x%08x, expected 0x%08x%s\n",
+			magic, KESYNC_MAGIC,
+			magic == ~0u ? " (device gone?)" : "");
+		return -ENODEV;
+	}
+	kdev->version = kesync_rd(kdev, KESYNC_REG_VERSION);
+	if (kdev->version >> 16 != KESYNC_VERSION_MAJOR) {
+		dev_err(dev, "unsupported kesync interface version %u.%u (driver supports %u.x)\n",
+			kdev->version >> 16, kdev->version & 0xffff,
+			KESYNC_VERSION_MAJOR);
+		return -ENODEV;
+	}
+	kdev->caps = kesync_rd(kdev, KESYNC_REG_CAPS);
+	kdev->nunits = kdev->caps & KESYNC_CAPS_UNITS_MASK;
+	max_segs = kesync_rd(kdev, KESYNC_REG_MAX_SEGS);
+	max_xfer = kesync_rd(kdev, KESYNC_REG_MAX_XFER);
+	kdev->unit_size = kesync_rd(kdev, KESYNC_REG_UNIT_SIZE_LO) |
+			  (u64)kesync_rd(kdev, KESYNC_REG_UNIT_SIZE_HI) << 32;
+	if (kdev->nunits < 1 || kdev->nunits > KESYNC_MAX_UNITS ||
+	    max_segs < 1 || max_segs > KESYNC_MAX_SEGS_LIMIT ||
+	    max_xfer < 1 || max_xfer > KESYNC_MAX_XFER_LIMIT ||
+	    !kdev->unit_size) {
+		dev_err(dev, "bad geometry: units %u, max segments %u, max transfer %u, unit size %llu\n",
+			kdev->nunits, max_segs, max_xfer, kdev->unit_size);
+		return -ENODEV;
+	}
+	kdev->max_segs = max_segs;
+	kdev->max_xfer = max_xfer;
+	kdev->has_records = kdev->caps & KESYNC_CAPS_CMPL_RECORDS;
+	return 0;
+}
+
+/* Reset and wait, polling: the ISR is not connected (probe) or gone. */
+static int kesync_hw_reset_poll(struct kesync_dev *kdev, u64 timeout_us)
+{
+	u32 st;
+	int ret;
+
+	kesync_wr(kdev, KESYNC_REG_CTRL, KESYNC_CTRL_RESET);
+	ret = readl_poll_timeout(kdev->regs + KESYNC_REG_STATUS, st,
+				 !(st & KESYNC_STATUS_RESETTING) || st == ~0u,
+				 100, timeout_us);
+	if (!ret && st == ~0u)
+		ret = -ENODEV;
+	return ret;
+}
+
+/*
+ * Quiet the device, reset it, and tell it where the completion records and
+ * each unit's descriptor are: they survive controller resets, so the
+ * transfer hot path is the doorbell write alone.  Runs before the ISR is
+ * connected, so the ISR-shared state is set up here directly.
+ */
+static int kesync_hw_init(struct kesync_dev *kdev)
+{
+	unsigned int i;
+	int ret;
+
+	kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, 0);
+	ret = kesync_hw_reset_poll(kdev, KESYNC_PROBE_RESET_US);
+	if (ret) {
+		dev_err(&kdev->pdev->dev, "controller reset failed: %d\n", ret);
+		return ret;
+	}
+	kesync_wr(kdev, KESYNC_REG_INTR_STATUS, ~0u);	/* W1C: all clear */
+	if (kdev->has_records) {
+		kesync_wr(kdev, KESYNC_REG_CMPL_ADDR_LO,
+			  lower_32_bits(kdev->recs_dma));
+		kesync_wr(kdev, KESYNC_REG_CMPL_ADDR_HI,
+			  upper_32_bits(kdev->recs_dma));
+	}
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		kesync_unit_wr(u, KESYNC_UNIT_DESC_LO,
+			       lower_32_bits(u->desc_dma));
+		kesync_unit_wr(u, KESYNC_UNIT_DESC_HI,
+			       upper_32_bits(u->desc_dma));
+		u->isr.seen_seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+	}
+	kdev->intr_mask = GENMASK(kdev->nunits - 1, 0) | KESYNC_INTR_CTRL_MASK;
+	return 0;
+}
+
+/*
+ * Stop the device for good: no interrupts, no transfer, no DMA.  A reset
+ * that does not finish in time (stuck reset) is left to finish on its own:
+ * with bus mastering off the device can do no DMA anyway.
+ */
+static void kesync_hw_stop(struct kesync_dev *kdev)
+{
+	unsigned long deadline;
+
+	if (!kesync_hw_gone(kdev)) {
+		kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, 0);
+		kesync_sync_exec(kdev, &kesync_scs_reset, NULL);
+		deadline = jiffies + msecs_to_jiffies(kesync_reset_timeout_ms);
+		while (kesync_rd(kdev, KESYNC_REG_STATUS) &
+		       KESYNC_STATUS_RESETTING) {
+			if (time_after(jiffies, deadline) ||
+			    kesync_hw_gone(kdev)) {
+				dev_warn(&kdev->pdev->dev,
+					 "reset not done at remove; bus mastering off\n");
+				break;
+			}
+			usleep_range(100, 200);
+		}
+	}
+	pci_clear_master(kdev->pdev);
+}
+
+/* ---- Interrupt vectors --------------------------------------------------- */
+
+static int kesync_alloc_vectors(struct kesync_dev *kdev)
+{
+	struct pci_dev *pdev = kdev->pdev;
+	int mode = kesync_irq_mode_param;
+	int nvec = kdev->nunits + 1;
+	int ret;
+
+	if (mode == KESYNC_IRQ_AUTO || mode == KESYNC_IRQ_MSIX) {
+		ret = pci_alloc_irq_vectors(pdev, nvec, nvec, PCI_IRQ_MSIX);
+		if (ret == nvec) {
+			kdev->irq_mode = KESYNC_IRQ_MSIX;
+			kdev->nvecs = nvec;
+			return 0;
+		}
+		if (mode == KESYNC_IRQ_MSIX) {
+			dev_err(&pdev->dev, "irq_mode=msix: cannot get %d MSI-X vectors (%d)\n",
+				nvec, ret);
+			return ret < 0 ? ret : -ENOSPC;
+		}
+	}
+	if (mode == KESYNC_IRQ_AUTO || mode == KESYNC_IRQ_MSI) {
+		ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
+		if (ret == 1) {
+			kdev->irq_mode = KESYNC_IRQ_MSI;
+			kdev->nvecs = 1;
+			return 0;
+		}
+		if (mode == KESYNC_IRQ_MSI) {
+			dev_err(&pdev->dev, "irq_mode=msi: no MSI (%d)\n", ret);
+			return ret < 0 ? ret : -ENOSPC;
+		}
+	}
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_LEGACY);
+	if (ret != 1) {
+		dev_err(&pdev->dev, "no interrupt: no INTx line (%d)\n", ret);
+		return ret < 0 ? ret : -ENOSPC;
+	}
+	kdev->irq_mode = KESYNC_IRQ_INTX;
+	kdev->nvecs = 1;
+	return 0;
+}
+
+static void kesync_free_irq_handlers(struct kesync_dev *kdev,
+				     unsigned int nunits, bool ctrl)
+{
+	struct pci_dev *pdev = kdev->pdev;
+	unsigned int i, vec = KESYNC_MSIX_VEC_CTRL(kdev->nunits);
+
+	if (kdev->irq_mode != KESYNC_IRQ_MSIX) {
+		if (ctrl)
+			free_irq(pci_irq_vector(pdev, 0), kdev);
+		return;
+	}
+	if (ctrl)
+		free_irq(pci_irq_vector(pdev, vec), kdev);
+	for (i = 0; i < nunits; i++)
+		free_irq(pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i)),
+			 kdev->units[i]);
+}
+
+/* Connect the ISRs: per unit and controller with MSI-X, else one shared. */
+static int kesync_request_irqs(struct kesync_dev *kdev)
+{
+	struct pci_dev *pdev = kdev->pdev;
+	unsigned int i, vec = KESYNC_MSIX_VEC_CTRL(kdev->nunits);
+	int ret;
+
+	if (kdev->irq_mode != KESYNC_IRQ_MSIX)
+		return request_irq(pci_irq_vector(pdev, 0), kesync_isr_shared,
+				   kdev->irq_mode == KESYNC_IRQ_INTX ?
+				   IRQF_SHARED : 0, kdev->name, kdev);
+
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		snprintf(u->irq_name, sizeof(u->irq_name), "%s-u%u",
+			 kdev->name, i);
+		ret = request_irq(pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i)),
+				  kesync_isr_unit, 0, u->irq_name, u);
+		if (ret)
+			goto free_units;
+	}
+	ret = request_irq(pci_irq_vector(pdev, vec), kesync_isr_ctrl, 0,
+			  kdev->name, kdev);
+	if (ret)
+		goto free_units;
+	return 0;
+
+free_units:
+	kesync_free_irq_handlers(kdev, i, false);
+	return ret;
+}
+
+/* free_irq() waits for running handlers: this is the synchronize_irq(). */
+static void kesync_free_irqs(struct kesync_dev *kdev)
+{
+	kesync_free_irq_handlers(kdev, kdev->nunits, true);
+	pci_free_irq_vectors(kdev->pdev);
+}
+
+/* ---- Probe and remove ---------------------------------------------------- */
+
+static int kesync_alloc_dma(struct kesync_dev *kdev)
+{
+	struct device *dev = &kdev->pdev->dev;
+	unsigned int i;
+
+	kdev->recs = dmam_alloc_coherent(dev, kdev->nunits *
+					 sizeof(struct kesync_cmpl),
+					 &kdev->recs_dma, GFP_KERNEL);
+	if (!kdev->recs)
+		return -ENOMEM;
+	/* Page-aligned, so KESYNC_CMPL_ALIGN and KESYNC_DESC_ALIGN hold. */
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		u->rec = &kdev->recs[i];
+		u->desc = dmam_alloc_coherent(dev,
+					      KESYNC_DESC_SIZE(kdev->max_segs),
+					      &u->desc_dma, GFP_KERNEL);
+		if (!u->desc)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void kesync_put_units(struct kesync_dev *kdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < kdev->nunits; i++) {
+		if (kdev->units[i])
+			kesync_unit_put(kdev->units[i]);
+		kdev->units[i] = NULL;
+	}
+}
+
+static int kesync_alloc_units(struct kesync_dev *kdev)
+{
+	struct kesync_unit *u;
+	unsigned int i;
+
+	for (i = 0; i < kdev->nunits; i++) {
+		u = kesync_unit_alloc(kdev, i);
+		if (IS_ERR(u))
+			return PTR_ERR(u);
+		u->regs = kdev->regs + KESYNC_UNIT_BASE(i);
+		u->timeout = timeout;
+		kdev->units[i] = u;
+	}
+	return 0;
+}
+
+static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct device *dev = &pdev->dev;
+	struct kesync_dev *kdev;
+	unsigned int i, registered = 0;
+	int ret;
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return dev_err_probe(dev, ret, "cannot enable device\n");
+	ret = pcim_iomap_regions(pdev, BIT(KESYNC_BAR_REGS), KESYNC_NAME);
+	if (ret)
+		return dev_err_probe(dev, ret, "cannot map BAR%d\n",
+				     KESYNC_BAR_REGS);
+	if (pci_resource_len(pdev, KESYNC_BAR_REGS) < KESYNC_BAR0_SIZE) {
+		dev_err(dev, "BAR%d too small\n", KESYNC_BAR_REGS);
+		return -ENODEV;
+	}
+
+	kdev = kzalloc(sizeof(*kdev), GFP_KERNEL);
+	if (!kdev)
+		return -ENOMEM;
+	kref_init(&kdev->kref);
+	kdev->id = ida_alloc(&kesync_ctrl_ida, GFP_KERNEL);
+	if (kdev->id < 0) {
+		ret = kdev->id;
+		kfree(kdev);
+		return ret;
+	}
+	kdev->pdev = pci_dev_get(pdev);
+	kdev->regs = pcim_iomap_table(pdev)[KESYNC_BAR_REGS];
+	kdev->pump = kesync_pump_param;
+	kdev->irq_mode = -1;
+	snprintf(kdev->name, sizeof(kdev->name), KESYNC_NAME "-ctl%d",
+		 kdev->id);
+	pci_set_drvdata(pdev, kdev);
+
+	ret = kesync_identify(kdev);
+	if (ret)
+		goto put_kdev;
+	ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret)
+		ret = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(32));
+	if (ret) {
+		dev_err(dev, "no usable DMA mask\n");
+		goto put_kdev;
+	}
+	/*
+	 * What one scatterlist entry may hold: a transfer's worth, in whole
+	 * pages (sg tables are built from pages).  Longer entries are split
+	 * per transfer anyway (kesync_build_window()); this keeps the DMA
+	 * layer (an IOMMU merging entries, DMA-API debug) in agreement.
+	 */
+	kdev->max_seg_size = max_t(u32, rounddown(kdev->max_xfer, PAGE_SIZE),
+				   PAGE_SIZE);
+	dma_set_max_seg_size(dev, kdev->max_seg_size);
+	pci_set_master(pdev);
+
+	ret = kesync_io_init(kdev);
+	if (ret)
+		goto destroy_io;
+	ret = kesync_alloc_units(kdev);
+	if (ret)
+		goto put_units;
+	ret = kesync_alloc_dma(kdev);
+	if (ret)
+		goto put_units;
+	ret = kesync_hw_init(kdev);
+	if (ret)
+		goto put_units;
+
+	ret = kesync_alloc_vectors(kdev);
+	if (ret)
+		goto put_units;
+	ret = kesync_request_irqs(kdev);
+	if (ret) {
+		dev_err(dev, "cannot request interrupts: %d\n", ret);
+		goto free_vectors;
+	}
+	kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, kdev->intr_mask);
+
+	ret = kesync_io_start(kdev);
+	if (ret)
+		goto stop_io;
+	for (registered = 0; registered < kdev->nunits; registered++) {
+		ret = kesync_unit_register(kdev->units[registered]);
+		if (ret)
+			goto unregister_units;
+	}
+	kesync_debugfs_add(kdev);
+
+	dev_info(dev, "kesync %u.%u: %u unit(s) of %llu bytes, %u segments x %u bytes per transfer, %s, %s pump, /dev/%s..\n",
+		 kdev->version >> 16, kdev->version & 0xffff, kdev->nunits,
+		 kdev->unit_size, kdev->max_segs, kdev->max_xfer,
+		 kesync_irq_mode_name(kdev->irq_mode),
+		 kesync_pump_name(kdev->pump), dev_name(&kdev->units[0]->dev));
+	return 0;
+
+unregister_units:
+	for (i = 0; i < registered; i++)
+		kesync_unit_unregister(kdev->units[i]);
+stop_io:
+	kesync_io_begin_remove(kdev);
+	kesync_hw_stop(kdev);
+	kesync_free_irqs(kdev);
+	kesync_io_fail_all(kdev);
+	goto put_units;
+free_vectors:
+	pci_free_irq_vectors(pdev);
+put_units:
+	kesync_put_units(kdev);
+destroy_io:
+	kesync_io_destroy(kdev);
+put_kdev:
+	pci_set_drvdata(pdev, NULL);
+	kesync_dev_put(kdev);
+	return ret;
+}
+
+/*
+ * Teardown order: no new opens or I/O; timers, pump thread and reset
+ * worker stopped; the device quiesced (interrupts off, reset, bus mastering
+ * off); the ISRs disconnected (free_irq() waits for running ones); the
+ * bottom halves fail what is left and release its buffers; then the units
+ * and the controller are released, when their last open file closes.
+ */
+static void kesync_remove(struct pci_dev *pdev)
+{
+	struct kesync_dev *kdev = pci_get_drvdata(pdev);
+	unsigned int i;
+
+	kesync_debugfs_remove(kdev);
+	for (i = 0; i < kdev->nunits; i++)
+		kesync_unit_unregister(kdev->units[i]);
+	kesync_io_begin_remove(kdev);
+	kesync_hw_stop(kdev);
+	kesync_free_irqs(kdev);
+	kesync_io_fail_all(kdev);
+	kesync_io_destroy(kdev);
+	kesync_put_units(kdev);
+	pci_set_drvdata(pdev, NULL);
+	kesync_dev_put(kdev);
+}
+
+/* Reboot or kexec: no DMA into memory the next kernel owns. */
+static void kesync_shutdown(struct pci_dev *pdev)
+{
+	struct kesync_dev *kdev = pci_get_drvdata(pdev);
+
+	if (kdev)
+		kesync_hw_stop(kdev);
+}
+
+static const struct pci_device_id kesync_pci_ids[] = {
+	{ PCI_DEVICE(KESYNC_PCI_VENDOR_ID, KESYNC_PCI_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, kesync_pci_ids);
+
+static struct pci_driver kesync_pci_driver = {
+	.name		= KESYNC_NAME,
+	.id_table	= kesync_pci_ids,
+	.probe		= kesync_probe,
+	.remove		= kesync_remove,
+	.shutdown	= kesync_shutdown,
+	.dev_groups	= kesync_dev_groups,
+};
+
+static int kesync_parse_params(void)
+{
+	int i;
+
+	if (!strcmp(irq_mode, "auto")) {
+		kesync_irq_mode_param = KESYNC_IRQ_AUTO;
+	} else {
+		i = match_string(kesync_irq_mode_names,
+				 ARRAY_SIZE(kesync_irq_mode_names), irq_mode);
+		if (i < 0) {
+			pr_err(KESYNC_NAME ": irq_mode=%s: use auto, msix, msi or intx\n",
+			       irq_mode);
+			return -EINVAL;
+		}
+		kesync_irq_mode_param = i;
+	}
+	i = match_string(kesync_pump_names, ARRAY_SIZE(kesync_pump_names),
+			 pump);
+	if (i < 0) {
+		pr_err(KESYNC_NAME ": pump=%s: use startio or thread\n", pump);
+		return -EINVAL;
+	}
+	kesync_pump_param = i;
+	if (timeout < KESYNC_TIMEOUT_MIN || timeout > KESYNC_TIMEOUT_MAX) {
+		pr_err(KESYNC_NAME ": timeout=%u: must be %u..%u\n", timeout,
+		       KESYNC_TIMEOUT_MIN, KESYNC_TIMEOUT_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int __init kesync_init(void)
+{
+	int ret;
+
+	ret = kesync_parse_params();
+	if (ret)
+		return ret;
+	ret = kesync_cdev_init();
+	if (ret)
+		return ret;
+	kesync_debugfs_init();
+	ret = pci_register_driver(&kesync_pci_driver);
+	if (ret)
+		goto exit_debugfs;
+	return 0;
+
+exit_debugfs:
+	kesync_debugfs_exit();
+	kesync_cdev_exit();
+	return ret;
+}
+module_init(kesync_init);
+
+static void __exit kesync_exit(void)
+{
+	pci_unregister_driver(&kesync_pci_driver);
+	kesync_debugfs_exit();
+	kesync_cdev_exit();
+	ida_destroy(&kesync_ctrl_ida);
+}
+module_exit(kesync_exit);
+
+MODULE_DESCRIPTION("kesync DMA transfer controller (NT design port)");
+MODULE_LICENSE("GPL");
