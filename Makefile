@@ -71,7 +71,8 @@ debug: deps guest
 	ln -sfn $$obj/arch/x86/boot/bzImage $(B)/debug/bzImage; \
 	cp $$obj/drivers/misc/kesync/kesync.ko $(B)/debug/kesync.ko; \
 	rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' \
-		module/ $(B)/debug/oot/module/; \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude=modules.order \
+		--exclude=Module.symvers module/ $(B)/debug/oot/module/; \
 	rsync -rc include/ $(B)/debug/oot/include/; \
 	$(MAKE) -s -C $$obj M=$(CURDIR)/$(B)/debug/oot/module W=1 modules \
 		>$(B)/debug/oot-build.log 2>&1 || \

@@ -11,7 +11,11 @@ set -euo pipefail
 
 ksrc=$("$KESYNC_ROOT/scripts/linux-src.sh")
 ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-key=$(hash_files "$KESYNC_ROOT/kernel/debug.config" "$0" | cut -c1-12)
+# Bump RECIPE when a change of this script changes what the kernel build
+# produces (a comment does not), so an edit does not cost a rebuild.
+RECIPE=1
+key=$( { cat "$KESYNC_ROOT/kernel/debug.config"; echo "recipe $RECIPE"; } |
+	sha256sum | cut -c1-12)
 top=$KESYNC_CACHE/debug-kernel/$ver-$key
 src=$top/src
 obj=$top/obj
@@ -25,6 +29,7 @@ if [ ! -f "$src/.kesync-ready" ]; then
 	rm -f "$src/.kesync-unpacked"
 	# kesync in-tree: drivers/misc/kesync with the project's Kconfig.
 	printf 'source "drivers/misc/kesync/Kconfig"\n' >>"$src/drivers/misc/Kconfig"
+	# shellcheck disable=SC2016 # a make variable, not a shell one
 	printf 'obj-$(CONFIG_KESYNC) += kesync/\n' >>"$src/drivers/misc/Makefile"
 	touch "$src/.kesync-ready"
 fi

@@ -153,6 +153,7 @@ main() {
 	ln -sfn "$bld/qemu-system-x86_64" "$KESYNC_BUILD/qemu-system-x86_64"
 	ln -sfn "$bld/tests/qtest/kesync-pci-test" "$KESYNC_BUILD/kesync-pci-test"
 	printf '%s\n' "$ver" >"$KESYNC_BUILD/qemu-version"
+	printf '%s\n' "$src" >"$KESYNC_BUILD/qemu-src"
 }
 
 # One build at a time per cache (two clones or two shells may share it).

@@ -31,8 +31,9 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-job= units=2 irq=auto pump= modparams= devopts= iommu=0 kernel= initrd=
-qmp= qemu_args= tmo=300 logf= append= mem=1024M smp=2 interactive=0 quiet=0 debug=0 extras=0
+job='' units=2 irq=auto pump='' modparams='' devopts='' iommu=0 kernel=''
+initrd='' qmp='' qemu_args='' tmo=300 logf='' append='' mem=1024M smp=2
+interactive=0 quiet=0 debug=0 extras=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--job) job=$2; shift 2 ;;
@@ -100,8 +101,10 @@ intx) mp="irq_mode=intx"; devopts="msix=off,msi=off${devopts:+,$devopts}" ;;
 esac
 [ -n "$pump" ] && mp="$mp pump=$pump"
 mp="$mp $modparams"
+# Squeeze the blanks out of the parameter list.
+read -r -a mpw <<<"$mp"
 {
-	printf 'KESYNC_MODPARAMS=%q\n' "$(echo $mp)"
+	printf 'KESYNC_MODPARAMS=%q\n' "${mpw[*]}"
 	printf 'KESYNC_UNITS=%s\nKESYNC_IRQ=%s\nKESYNC_PUMP=%s\nKESYNC_IOMMU=%s\n' \
 		"$units" "$irq" "${pump:-startio}" "$iommu"
 	printf 'KESYNC_DEBUG=%s\n' "$debug"
@@ -130,7 +133,7 @@ else
 	args+=(-machine q35)
 fi
 # The device sits behind a PCIe root port so it can be hot-unplugged.
-args+=(-device pcie-root-port,id=rp0,chassis=1,slot=1
+args+=(-device "pcie-root-port,id=rp0,chassis=1,slot=1"
 	-device "kesync-pci,id=kesync0,bus=rp0,units=$units${devopts:+,$devopts}")
 [ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
 # shellcheck disable=SC2206 # split on purpose

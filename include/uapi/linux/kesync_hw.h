@@ -56,11 +56,10 @@
 #define KESYNC_REG_SCRATCH		0x01c	/* RW  no side effect */
 
 #define KESYNC_REG_CTRL			0x020	/* RW */
-#define  KESYNC_CTRL_RESET		(1u << 0)  /* W1: controller reset;
-						    * reads 1 until it is done */
+/* CTRL.RESET: write 1 to reset the controller; reads 1 until it is done */
+#define  KESYNC_CTRL_RESET		(1u << 0)
 #define KESYNC_REG_STATUS		0x024	/* RO */
-#define  KESYNC_STATUS_BUSY		(1u << 0)  /* a transfer holds the
-						    * controller */
+#define  KESYNC_STATUS_BUSY		(1u << 0)  /* a transfer holds it */
 #define  KESYNC_STATUS_UNIT_SHIFT	4	   /* which unit, when BUSY */
 #define  KESYNC_STATUS_UNIT_MASK	(0xfu << KESYNC_STATUS_UNIT_SHIFT)
 #define  KESYNC_STATUS_RESETTING	(1u << 8)  /* reset in progress */
@@ -88,15 +87,16 @@
 
 /* Whole-device fault modes (tests only). */
 #define KESYNC_REG_DEV_FAULT		0x060	/* RW */
-#define  KESYNC_DEV_FAULT_MISDIRECT	(1u << 0)  /* next transfer's data DMA
-						    * goes to addr + MISDIRECT
-						    * offset; self-clearing */
-#define  KESYNC_DEV_FAULT_REMOVED	(1u << 1)  /* surprise removal: host
-						    * only (QOM), RO to guest */
+/*
+ * MISDIRECT: the next transfer's data DMA goes to addr +
+ * KESYNC_MISDIRECT_OFFSET; self-clearing.  REMOVED: surprise removal, set by
+ * the host only (QOM property), read-only to the guest.
+ */
+#define  KESYNC_DEV_FAULT_MISDIRECT	(1u << 0)
+#define  KESYNC_DEV_FAULT_REMOVED	(1u << 1)
 #define KESYNC_MISDIRECT_OFFSET		0x40000000ull /* 1 GiB */
-#define KESYNC_REG_RESET_DELAY_US	0x064	/* RW  "stuck reset": the next
-						 * controller reset takes this
-						 * long (µs); self-clearing */
+/* RW  "stuck reset": the next controller reset takes this long (µs) */
+#define KESYNC_REG_RESET_DELAY_US	0x064
 
 /* ---- Unit registers: window of unit u at KESYNC_UNIT_BASE(u) ------------ */
 
@@ -134,13 +134,13 @@ enum kesync_unit_state {
 /* Error codes (KESYNC_UNIT_STATUS bits 15:8, completion record status). */
 enum kesync_err {
 	KESYNC_ERR_NONE		= 0,
-	KESYNC_ERR_CTRL_BUSY	= 1,	/* START while another unit's transfer
-					 * holds the controller: refused */
+	/* START while another unit's transfer holds the controller */
+	KESYNC_ERR_CTRL_BUSY	= 1,
 	KESYNC_ERR_UNIT_BUSY	= 2,	/* START while this unit is busy */
 	KESYNC_ERR_BAD_DESC	= 3,	/* descriptor unreadable or invalid */
 	KESYNC_ERR_BAD_RANGE	= 4,	/* offset + length beyond the medium */
-	KESYNC_ERR_TOO_LONG	= 5,	/* more than max-transfer bytes or
-					 * max-segments segments */
+	/* more than max-transfer bytes or max-segments segments */
+	KESYNC_ERR_TOO_LONG	= 5,
 	KESYNC_ERR_DMA		= 6,	/* a data DMA access failed */
 	KESYNC_ERR_INJECTED	= 7,	/* KESYNC_FAULT_ERROR */
 	KESYNC_ERR_RESET	= 8,	/* ended by a controller reset */
@@ -154,16 +154,16 @@ enum kesync_fault_kind {
 	KESYNC_FAULT_LATE	= 3,	/* finishes ARG µs later than due */
 	KESYNC_FAULT_ERROR	= 4,	/* finishes with ERR_INJECTED, no DMA */
 	KESYNC_FAULT_SHORT	= 5,	/* moves only ARG bytes (< length) */
-	KESYNC_FAULT_SPURIOUS	= 6,	/* an extra interrupt mid-transfer
-					 * with nothing finished */
+	/* an extra interrupt mid-transfer, with nothing finished */
+	KESYNC_FAULT_SPURIOUS	= 6,
 	KESYNC_FAULT_KIND_MAX	= KESYNC_FAULT_SPURIOUS,
 };
 
 /* ---- Host-memory structures --------------------------------------------- */
 
 /* Descriptor flags */
-#define KESYNC_DESC_DIR_TO_DEV		(1u << 0)  /* host -> medium (write);
-						    * clear: medium -> host */
+/* set: host -> medium (a write); clear: medium -> host (a read) */
+#define KESYNC_DESC_DIR_TO_DEV		(1u << 0)
 #define KESYNC_DESC_FLAGS_VALID		KESYNC_DESC_DIR_TO_DEV
 
 /**
