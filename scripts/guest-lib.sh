@@ -4,7 +4,9 @@
 
 # kesync_load [PARAMS...]: insmod kesync.ko with the boot's parameters and
 # wait (bounded) for /dev/kesync0.
+# shellcheck disable=SC2120 # PARAMS are optional
 kesync_load() {
+	# shellcheck disable=SC2086 # KESYNC_MODPARAMS is a list of words
 	insmod /kesync/modules/kesync.ko ${KESYNC_MODPARAMS:-} "$@" || return 1
 	kesync_wait_dev /dev/kesync0 10
 }
@@ -20,17 +22,54 @@ kesync_wait_dev() {
 	return 0
 }
 
+# kesync_job_setup: make the kernel report what the runner looks for
+# early: a task blocked for 20 s is reported (INFO: task ... blocked), as
+# are warnings of the lock and memory debugging a debug kernel has.
+kesync_job_setup() {
+	echo 20 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+	echo 1 >/proc/sys/kernel/hung_task_all_cpu_backtrace 2>/dev/null
+	# Print the boot's parameters once, for the log.
+	echo "# kesync job: units=${KESYNC_UNITS:-?} irq=${KESYNC_IRQ:-?}" \
+		"pump=${KESYNC_PUMP:-?} iommu=${KESYNC_IOMMU:-0}" \
+		"seed=${KESYNC_SEED:-?} params='${KESYNC_MODPARAMS:-}'"
+	return 0
+}
+
 # kesync_test NAME CMD...: run one test program with a bounded time,
 # between markers the host runner parses.  Its TAP goes to the console.
+# The time limit is timeout= of /kesync/bin/NAME.settings (kselftest's
+# convention), else KESYNC_TEST_TIMEOUT, else 120 s.  A program that left
+# the module unloaded (a failed lifetime test) does not take the rest down:
+# the module is loaded again first.
 kesync_test() {
 	_name=$1
 	shift
 	_to=${KESYNC_TEST_TIMEOUT:-120}
-	[ -f "/kesync/bin/$_name.settings" ] &&
-		_to=$(sed -n 's/^timeout=//p' "/kesync/bin/$_name.settings")
+	if [ -f "/kesync/bin/$_name.settings" ]; then
+		_t=$(sed -n 's/^timeout=//p' "/kesync/bin/$_name.settings")
+		[ -n "$_t" ] && _to=$_t
+	fi
+	if [ ! -d /sys/module/kesync ]; then
+		echo "# kesync.ko was not loaded: loading it again"
+		# shellcheck disable=SC2119 # the boot's parameters only
+		kesync_load
+	fi
 	echo "KESYNC-TEST-BEGIN $_name"
+	_t0=$(cut -d' ' -f1 /proc/uptime)
 	timeout -s KILL "$_to" "$@"
 	_rc=$?
+	_t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "# $_name: rc=$_rc, $(echo "$_t0 $_t1" | awk '{printf "%.1f", $2 - $1}') s"
 	echo "KESYNC-TEST-END $_name rc=$_rc"
+	return 0
+}
+
+# kesync_job_end: the state the tests left, for the log.
+kesync_job_end() {
+	for _d in /sys/class/kesync/kesync*; do
+		[ -d "$_d/stats" ] || continue
+		echo "# $(basename "$_d") stats: $(cd "$_d/stats" &&
+			for _f in *; do printf '%s=%s ' "$_f" "$(cat "$_f")"; done)"
+	done
 	return 0
 }

@@ -3,22 +3,28 @@
 """kesync test runner: host-side device tests and in-guest kselftests.
 
 Runs the host-side qtest binary and every guest configuration of
-tests/matrix, parses the TAP each prints, scans every guest's kernel log for
-reports (BUG, WARNING, lockdep, KASAN, ...), shows each failure with its
-log, and ends with the line 'N passed, N failed, N skipped'.
+tests/matrix (one boot each), parses the TAP 13 each program prints, scans
+every guest's kernel log for reports (BUG, WARNING, lockdep, KASAN, ...),
+checks the IOMMU configurations for DMA faults, drives host-side steps
+(QMP) for the boots that ask for them, shows each failure with its log, and
+ends with the line 'N passed, N failed, N skipped'.
 """
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KESYNC_BUILD", os.path.join(ROOT, "build"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import qmp  # noqa: E402  (scripts/qmp.py)
 
 # Kernel log lines that fail a guest run, whatever its tests said.
 KLOG_BAD = re.compile(
@@ -26,9 +32,32 @@ KLOG_BAD = re.compile(
     r"kmemleak:|possible circular locking|possible recursive locking|"
     r"inconsistent lock state|lockdep|DMA-API:|UBSAN:|"
     r"Kernel panic|Call Trace:|suspicious RCU usage|"
-    r"sleeping function called from invalid context|DMAR: \[DMA")
+    r"sleeping function called from invalid context|DMAR: \[DMA|"
+    r"kernel BUG at|BUG \S+ \(|list_(add|del) corruption|refcount_t:|"
+    r"nobody cared|Disabling IRQ #|soft lockup|hard LOCKUP|"
+    r"rcu: INFO|rcu_\w+ detected stalls|Unable to handle kernel|"
+    r"ODEBUG:|stack-protector|segfault at|Bad page state|"
+    r"unreferenced object|DMAR: DRHD: handling fault")
+
+# IOMMU faults: reported by the guest's DMAR driver, and by QEMU's
+# intel-iommu model on its stderr (which run-guest.sh merges in the log).
+DMAR_FAULT = re.compile(r"DMAR: (\[DMA (Read|Write)|\[INTR-REMAP|"
+                        r"DRHD: handling fault)")
+QEMU_IOMMU_FAULT = re.compile(
+    r"vtd_\w+: detected|New fault is not recorded|"
+    r"detected translation failure")
 
 TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*)$")
+TAP_PLAN = re.compile(r"^1\.\.(\d+)")
+TAP_RUN = re.compile(r"^#\s+RUN\s+(\S+)")
+HOST_REQ = re.compile(r"KESYNC-HOST-REQUEST (\d+) (\{.*\})\s*$")
+
+# What a guest may ask the host to do on its QEMU.
+HOST_ALLOWED = {"device_del", "device_add", "qom-set", "qom-get",
+                "query-pci", "query-status"}
+
+# Runner-level matrix options (not passed to run-guest.sh).
+RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault"}
 
 
 class Result:
@@ -44,19 +73,38 @@ class Result:
 
 
 def parse_tap(prefix, lines, res):
-    """Count the top-level TAP results of one program."""
+    """Count the top-level TAP results of one program.  Returns (seen,
+    failed, plan)."""
     seen = 0
     nfail = 0
+    plan = None
+    last_run = None
     for line in lines:
+        m = TAP_RUN.match(line)
+        if m:
+            last_run = m.group(1)
+            continue
+        m = TAP_PLAN.match(line)
+        if m and plan is None:
+            plan = int(m.group(1))
+            continue
         m = TAP_LINE.match(line)
         if not m:
             continue
         seen += 1
-        status, _, desc = m.groups()
-        name = "%s: %s" % (prefix, desc.split(" # ")[0].strip())
-        directive = desc.split(" # ", 1)[1].strip() if " # " in desc else ""
+        status, num, desc = m.groups()
+        # "ok 3 # SKIP reason" (the harness names no test on a skip)
+        if desc.startswith("#"):
+            title, directive = "", desc[1:].strip()
+        elif " # " in desc:
+            title, directive = desc.split(" # ", 1)
+            directive = directive.strip()
+        else:
+            title, directive = desc, ""
+        title = title.strip() or last_run or "test %s" % (num or seen)
+        name = "%s: %s" % (prefix, title)
         if status == "ok" and directive.upper().startswith("SKIP"):
-            res.skipped.append(name)
+            res.skipped.append(name + " (" + directive[4:].strip() + ")")
         elif status == "ok":
             res.passed.append(name)
         elif directive.upper().startswith("TODO"):
@@ -64,11 +112,12 @@ def parse_tap(prefix, lines, res):
         else:
             res.failed.append((name, "\n".join(lines)))
             nfail += 1
-    return seen, nfail
+        last_run = None
+    return seen, nfail, plan
 
 
 def load_matrix(path):
-    """tests/matrix: 'NAME  run-guest options...  :  test test ...'."""
+    """tests/matrix: 'NAME  options...  :  test test ...'."""
     configs = []
     with open(path) as f:
         for raw in f:
@@ -77,34 +126,172 @@ def load_matrix(path):
                 continue
             head, _, tests = line.partition(":")
             words = shlex.split(head)
-            configs.append({"name": words[0], "opts": words[1:],
-                            "tests": tests.split()})
+            configs.append({
+                "name": words[0],
+                "opts": [w for w in words[1:] if w not in RUNNER_OPTS],
+                "flags": set(w for w in words[1:] if w in RUNNER_OPTS),
+                "tests": tests.split()})
     return configs
 
 
-def guest_job(tests):
-    lines = ["kesync_load || echo 'KESYNC-LOAD-FAILED'"]
-    for t in tests:
+def guest_job(cfg, seed):
+    # /init runs the job in a child shell: the helpers must be sourced.
+    lines = [". /etc/kesync/lib.sh", "export KESYNC_SEED=%d" % seed]
+    if "--host-hook" in cfg["flags"]:
+        lines.append("export KESYNC_HOST_HOOK=1")
+    lines.append("kesync_job_setup")
+    lines.append("kesync_load || echo 'KESYNC-LOAD-FAILED'")
+    for t in cfg["tests"]:
         exe = "/kesync/bin/" + t
+        if os.path.exists(os.path.join(ROOT, "tests/guest", t + ".sh")):
+            exe += ".sh"
         lines.append("kesync_test %s %s" % (t, exe))
+    lines.append("kesync_job_end")
     return "\n".join(lines) + "\n"
+
+
+class HostHook(threading.Thread):
+    """Watches a running guest's console log for KESYNC-HOST-REQUEST lines
+    and forwards each QMP command to the guest's QEMU."""
+
+    def __init__(self, name, logf, sock, done):
+        super().__init__(daemon=True)
+        self.name_ = name
+        self.logf = logf
+        self.sock = sock
+        self.done = done
+        self.log = []
+        self.errors = []
+        self.handled = 0
+
+    def note(self, msg):
+        self.log.append("[%.1f] %s" % (time.time() % 10000, msg))
+
+    def request(self, q, num, text):
+        try:
+            obj = json.loads(text)
+        except ValueError as e:
+            self.errors.append("request %s: bad JSON %r: %s" % (num, text, e))
+            return q
+        if obj.get("execute") not in HOST_ALLOWED:
+            self.errors.append("request %s: %s is not allowed" %
+                               (num, obj.get("execute")))
+            return q
+        try:
+            if q is None:
+                q = qmp.QMP(self.sock, connect_timeout=10)
+            reply = q.execute(obj)
+            self.note("request %s: %s -> %s" % (num, text, json.dumps(reply)))
+            if "error" in reply:
+                self.errors.append("request %s: %s: %s" %
+                                   (num, text, reply["error"]))
+            if obj["execute"] == "device_del":
+                ev = q.wait_event("DEVICE_DELETED", 60)
+                self.note("request %s: %s" % (
+                    num, "DEVICE_DELETED" if ev else
+                    "no DEVICE_DELETED within 60 s"))
+        except (qmp.QMPError, OSError) as e:
+            self.errors.append("request %s: %s: %s" % (num, text, e))
+        self.handled += 1
+        return q
+
+    def run(self):
+        q = None
+        pos = 0
+        pending = ""
+        while True:
+            finished = self.done.is_set()
+            try:
+                with open(self.logf, "rb") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+                    pos += len(chunk)
+            except OSError:
+                chunk = b""
+            pending += chunk.decode(errors="replace").replace("\r", "")
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                m = HOST_REQ.search(line)
+                if m:
+                    q = self.request(q, m.group(1), m.group(2))
+            if finished:
+                break
+            time.sleep(0.05)
+        if q is not None:
+            q.close()
+
+
+def scan_log(name, cfg, log, klog, res):
+    """Kernel log reports, IOMMU faults; adds results to res."""
+    tail = "\n".join(log[-120:])
+    expect_fault = "--expect-iommu-fault" in cfg["flags"]
+    iommu = "--iommu" in cfg["opts"]
+    dmar = [ln for ln in klog if DMAR_FAULT.search(ln)]
+    qemu = [ln for ln in log if QEMU_IOMMU_FAULT.search(ln)]
+    bad = [ln for ln in klog if KLOG_BAD.search(ln) and
+           not (expect_fault and DMAR_FAULT.search(ln))]
+    if bad:
+        res.failed.append(("%s: kernel log clean" % name,
+                           "\n".join(bad[:40]) + "\n--- log tail ---\n" + tail))
+    else:
+        res.passed.append("%s: kernel log clean" % name)
+    if expect_fault:
+        for what, lines in (("guest DMAR fault reported", dmar),
+                            ("QEMU translation failure reported", qemu)):
+            if lines:
+                res.passed.append("%s: negative control: %s" % (name, what))
+            else:
+                res.failed.append((
+                    "%s: negative control: %s" % (name, what),
+                    "the misdirected DMA was not reported: an IOMMU fault "
+                    "would go unseen\n--- log tail ---\n" + tail))
+    elif iommu:
+        for what, lines in (("no DMAR fault in the guest", dmar),
+                            ("no translation failure in QEMU", qemu)):
+            if lines:
+                res.failed.append(("%s: %s" % (name, what),
+                                   "\n".join(lines[:40])))
+            else:
+                res.passed.append("%s: %s" % (name, what))
 
 
 def run_config(cfg, args):
     res = Result()
     name = cfg["name"]
+    if "--debug" in cfg["opts"]:
+        if not os.path.exists(os.path.join(BUILD, "debug", "bzImage")):
+            res.skipped.append("%s: debug kernel not built ('make debug')"
+                               % name)
+            return name, res, 0.0
+        if not args.debug_tier:
+            res.skipped.append("%s: debug tier not asked for (--debug-tier "
+                               "or KESYNC_DEBUG_TIER=1)" % name)
+            return name, res, 0.0
+    hook = None
     with tempfile.TemporaryDirectory(prefix="kesync-") as tmp:
         job = os.path.join(tmp, "job.sh")
         with open(job, "w") as f:
-            f.write(guest_job(cfg["tests"]))
+            f.write(guest_job(cfg, args.seed))
         logf = os.path.join(args.logdir, name + ".log")
+        if os.path.exists(logf):
+            os.unlink(logf)
         cmd = [os.path.join(ROOT, "scripts/run-guest.sh"), "--quiet",
                "--job", job, "--log", logf,
-               "--timeout", str(args.guest_timeout)] + cfg["opts"]
+               "--timeout", str(args.guest_timeout)] + cfg["opts"] + \
+            shlex.split(args.guest_opts)
+        done = threading.Event()
+        if "--host-hook" in cfg["flags"]:
+            sock = os.path.join(tmp, "qmp.sock")
+            cmd += ["--qmp", sock]
+            hook = HostHook(name, logf, sock, done)
+            hook.start()
         t0 = time.time()
         p = subprocess.run(cmd, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
         wall = time.time() - t0
+        done.set()
+        if hook:
+            hook.join(30)
     try:
         with open(logf, errors="replace") as f:
             log = f.read().splitlines()
@@ -113,13 +300,19 @@ def run_config(cfg, args):
     tail = "\n".join(log[-120:])
 
     if p.returncode in (124, 125) or not any(
-            l.startswith("KESYNC-JOB-END") for l in log):
+            ln.startswith("KESYNC-JOB-END") for ln in log):
         why = "timed out" if p.returncode == 124 else "died"
         res.failed.append(("%s: guest %s" % (name, why),
                            p.stdout[-2000:] + "\n" + tail))
         # Still count what ran before the guest died.
-    if any("KESYNC-LOAD-FAILED" in l for l in log):
+    if any("KESYNC-LOAD-FAILED" in ln for ln in log):
         res.failed.append(("%s: insmod kesync.ko" % name, tail))
+    if hook:
+        for e in hook.errors:
+            res.failed.append(("%s: host hook" % name, e + "\n" +
+                               "\n".join(hook.log)))
+        with open(os.path.join(args.logdir, name + ".host.log"), "w") as f:
+            f.write("\n".join(hook.log + hook.errors) + "\n")
 
     # Per-program TAP between markers.
     cur = None
@@ -131,14 +324,25 @@ def run_config(cfg, args):
             body = []
         elif line.startswith("KESYNC-TEST-END ") and cur:
             rc = int(line.rsplit("rc=", 1)[1])
-            seen, nfail = parse_tap("%s/%s" % (name, cur), body, res)
+            prog = "%s/%s" % (name, cur)
+            seen, nfail, plan = parse_tap(prog, body, res)
             ended.add(cur)
-            if seen == 0:
-                res.failed.append(("%s/%s: no TAP output (rc=%d)" %
-                                   (name, cur, rc), "\n".join(body[-80:])))
+            if seen == 0 and not (rc == 4 and plan == 0):
+                res.failed.append(("%s: no TAP output (rc=%d)" % (prog, rc),
+                                   "\n".join(body[-80:])))
+            elif rc in (124, 137):
+                res.failed.append(("%s: killed at its settings timeout" % prog,
+                                   "\n".join(body[-80:])))
+            elif plan is not None and seen < plan:
+                res.failed.append(("%s: %d of %d tests reported (rc=%d)" %
+                                   (prog, seen, plan, rc),
+                                   "\n".join(body[-80:])))
             elif rc not in (0, 4) and nfail == 0:
-                res.failed.append(("%s/%s: exited with rc=%d" %
-                                   (name, cur, rc), "\n".join(body[-80:])))
+                res.failed.append(("%s: exited with rc=%d" % (prog, rc),
+                                   "\n".join(body[-80:])))
+            elif rc == 4 and plan == 0:
+                res.skipped.append("%s: %s" % (prog, " ".join(
+                    ln for ln in body if "SKIP" in ln)[:200]))
             cur = None
         elif cur is not None:
             body.append(line)
@@ -147,7 +351,7 @@ def run_config(cfg, args):
             res.failed.append(("%s/%s: did not finish" % (name, t),
                                "\n".join(body[-80:]) if cur == t else tail))
 
-    # The kernel log must be clean.
+    # The kernel log must be clean; IOMMU boots must (not) see faults.
     klog = []
     inside = False
     for line in log:
@@ -159,12 +363,7 @@ def run_config(cfg, args):
             klog.append(line)
     if not klog:
         klog = log
-    bad = [l for l in klog if KLOG_BAD.search(l)]
-    if bad:
-        res.failed.append(("%s: kernel log clean" % name,
-                           "\n".join(bad[:40]) + "\n--- log tail ---\n" + tail))
-    else:
-        res.passed.append("%s: kernel log clean" % name)
+    scan_log(name, cfg, log, klog, res)
     return name, res, wall
 
 
@@ -184,8 +383,10 @@ def run_host(args):
             e.stdout, bytes) else (e.stdout or "")
         rc = -1
         res.failed.append(("host/qtest: timed out", out[-3000:]))
+    except OSError as e:
+        out, rc = str(e), -1
     lines = out.splitlines()
-    seen, nfail = parse_tap("host/qtest", lines, res)
+    seen, nfail, _ = parse_tap("host/qtest", lines, res)
     if seen == 0 or (rc != 0 and nfail == 0):
         res.failed.append(("host/qtest: exited rc=%d" % rc,
                            "\n".join(lines[-80:])))
@@ -200,43 +401,72 @@ def main():
     ap.add_argument("--only", help="run configs whose name matches this regex")
     ap.add_argument("--no-host", action="store_true")
     ap.add_argument("--no-guest", action="store_true")
+    ap.add_argument("--list", action="store_true",
+                    help="list the guest configurations and exit")
+    ap.add_argument("--seed", type=int,
+                    default=int(os.environ.get("KESYNC_SEED", "0")) or
+                    int(time.time()) % 1000000007,
+                    help="seed of all random data (default: the time)")
     ap.add_argument("-j", "--jobs", type=int,
                     default=int(os.environ.get("KESYNC_JOBS", "1")))
     ap.add_argument("--guest-timeout", type=int, default=600)
+    ap.add_argument("--guest-opts", default="",
+                    help="more run-guest.sh options for every boot, e.g. "
+                    "'--initrd build/other.cpio.gz'")
+    ap.add_argument("--debug-tier", action="store_true",
+                    default=os.environ.get("KESYNC_DEBUG_TIER") == "1",
+                    help="also run the --debug configurations (the debug "
+                    "kernel of 'make debug': lockdep, KASAN, kmemleak)")
     ap.add_argument("--host-timeout", type=int, default=600)
     ap.add_argument("--logdir", default=os.path.join(BUILD, "logs"))
     args = ap.parse_args()
     os.makedirs(args.logdir, exist_ok=True)
 
+    configs = load_matrix(args.matrix)
+    if args.only:
+        configs = [c for c in configs if re.search(args.only, c["name"])]
+    if args.list:
+        for c in configs:
+            print("%-22s %s : %s" % (c["name"], " ".join(
+                c["opts"] + sorted(c["flags"])), " ".join(c["tests"])))
+        return 0
+
     total = Result()
     t0 = time.time()
+    print("seed %d (rerun with --seed %d)" % (args.seed, args.seed),
+          flush=True)
     if not args.no_host:
         _, r, wall = run_host(args)
         print("host qtest: %d passed, %d failed, %d skipped (%.0f s)" %
               (len(r.passed), len(r.failed), len(r.skipped), wall),
               flush=True)
         total.merge(r)
+    guest_wall = 0.0
     if not args.no_guest:
-        configs = load_matrix(args.matrix)
-        if args.only:
-            configs = [c for c in configs if re.search(args.only, c["name"])]
+        tg = time.time()
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
             futs = [ex.submit(run_config, c, args) for c in configs]
             for fut in futs:
                 name, r, wall = fut.result()
-                print("guest %-24s %d passed, %d failed, %d skipped (%.0f s)"
+                print("guest %-22s %3d passed, %d failed, %d skipped (%.0f s)"
                       % (name, len(r.passed), len(r.failed), len(r.skipped),
                          wall), flush=True)
                 total.merge(r)
+        guest_wall = time.time() - tg
 
     for name, detail in total.failed:
         print("\n=== FAILED: %s" % name)
         print(detail.rstrip()[-6000:])
+    if total.skipped:
+        print("\nskipped:")
+        for name in total.skipped:
+            print("  " + name)
     if total.failed:
         print("\nfailed:")
         for name, _ in total.failed:
             print("  " + name)
-    print("wall time %.0f s; logs in %s" % (time.time() - t0, args.logdir))
+    print("wall time %.0f s (guests %.0f s); seed %d; logs in %s" %
+          (time.time() - t0, guest_wall, args.seed, args.logdir))
     print("%d passed, %d failed, %d skipped" %
           (len(total.passed), len(total.failed), len(total.skipped)))
     return 1 if total.failed else 0

@@ -3,6 +3,7 @@
  * kesync_probe: the driver bound the device, its char devices exist and
  * answer, and the device's interrupt reaches the driver.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@
 #include <linux/kesync.h>
 #include <linux/kesync_hw.h>
 
-#include "kselftest_harness.h"
+#include "kesync_test.h"	/* and kselftest_harness.h */
 
 static unsigned int env_uint(const char *name, unsigned int def)
 {

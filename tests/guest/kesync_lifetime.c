@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kesync_lifetime: the driver's life cycle under load.
+ * - rmmod while a file is open is refused (the file holds the module);
+ * - sysfs unbind while every unit runs I/O: the I/O ends with -ENODEV, the
+ *   open files still close cleanly, bind brings the units (and the data on
+ *   their media, which live in the device) back;
+ * - unbind while a transfer hangs: it ends at once, not at its timeout;
+ * - insmod/rmmod many times with I/O in between: no slab cache grows with
+ *   the number of cycles (and kmemleak, when the kernel has it, finds
+ *   nothing of kesync's).
+ */
+#define _GNU_SOURCE
+#include "kesync_test.h"	/* and kselftest_harness.h */
+
+#define LEN 65536
+
+/* ---- slab accounting ----------------------------------------------------- */
+
+#define MAX_CACHES 512
+
+struct slabs {
+	unsigned int n;
+	char name[MAX_CACHES][64];
+	long long active[MAX_CACHES];
+};
+
+/*
+ * The caches a leak of the driver's objects would show in: kmalloc-*
+ * (requests, units, tables) and any cache of its own.  Caches of the VFS
+ * (dentries, inodes, kernfs nodes) move with lookups and are left out.
+ */
+static int interesting(const char *name)
+{
+	return !strncmp(name, "kmalloc-", 8) || !strncmp(name, "dma-kmalloc-", 12) ||
+	       !strncmp(name, "kmalloc-cg-", 11) || strstr(name, "kesync");
+}
+
+static int read_slabs(struct slabs *s)
+{
+	FILE *f = fopen("/proc/slabinfo", "r");
+	char line[512];
+
+	s->n = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f) && s->n < MAX_CACHES) {
+		char name[64];
+		long long active;
+
+		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
+			continue;
+		if (sscanf(line, "%63s %lld", name, &active) != 2)
+			continue;
+		if (!interesting(name))
+			continue;
+		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
+		s->active[s->n++] = active;
+	}
+	fclose(f);
+	return 0;
+}
+
+static long long slab_get(const struct slabs *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return s->active[i];
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int io_cycle(unsigned int units, uint64_t seed)
+{
+	unsigned int u;
+
+	for (u = 0; u < units; u++) {
+		int fd = kt_open_unit(u);
+
+		if (fd < 0)
+			return -1;
+		if (kt_pwrite_pat(fd, LEN, 8192, seed + u) != LEN ||
+		    kt_pread_check(fd, LEN, 8192, seed + u)) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int proc_interrupts_mention(const char *what)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char line[1024];
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+static int bind_driver(const char *bdf, int bind)
+{
+	return kt_write_file(bind ? KT_DRIVER_DIR "/bind" : KT_DRIVER_DIR "/unbind", bdf);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+TEST(rmmod_refused_while_open)
+{
+	struct kesync_info info;
+	int fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	errno = 0;
+	EXPECT_EQ(-1, kt_rmmod());
+	/*
+	 * delete_module(2) says EWOULDBLOCK (EAGAIN) for "in use"; EBUSY
+	 * is what rmmod callers traditionally expect: either will do.
+	 */
+	EXPECT_TRUE(errno == EBUSY || errno == EAGAIN) TH_LOG("%s", strerror(errno));
+	EXPECT_TRUE(kt_module_loaded());
+	EXPECT_EQ(0, kt_info(fd, &info));
+	EXPECT_EQ(LEN, kt_pwrite_pat(fd, LEN, 0, kt_seed ^ 0x11fe));
+	EXPECT_EQ(0, kt_pread_check(fd, LEN, 0, kt_seed ^ 0x11fe));
+	EXPECT_EQ(0, close(fd));
+}
+
+FIXTURE(life) {
+	unsigned int units;
+	struct kt_ioworker *w;
+	pid_t pids[KESYNC_MAX_UNITS];
+	char bdf[64];
+	int unbound;
+};
+
+FIXTURE_SETUP(life)
+{
+	self->units = kt_units();
+	ASSERT_LT(0, self->units);
+	ASSERT_EQ(0, kt_bdf(self->bdf, sizeof(self->bdf)));
+	self->w = mmap(NULL, KESYNC_MAX_UNITS * sizeof(*self->w),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->w);
+	memset(self->w, 0, KESYNC_MAX_UNITS * sizeof(*self->w));
+}
+
+FIXTURE_TEARDOWN(life)
+{
+	unsigned int u;
+
+	for (u = 0; u < self->units; u++)
+		kt_kill_reap(self->pids[u]);
+	/* Whatever happened, leave the driver bound. */
+	if (self->unbound) {
+		bind_driver(self->bdf, 1);
+		kt_wait_nodes(self->units, 1, 10);
+	}
+}
+
+/* Units' stable regions (written before, never touched during the test). */
+#define STABLE_OFF	(4 * KT_MIB)
+#define STABLE_SEED(u)	(kt_seed ^ (0x57ab1e + (u)))
+
+TEST_F_TIMEOUT(life, unbind_bind_during_io, 90)
+{
+	struct pollfd pfd;
+	struct kesync_info info;
+	unsigned int u;
+	double t0, dt, end;
+	int keep;
+
+	for (u = 0; u < self->units; u++) {
+		int fd = kt_open_unit(u);
+
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(LEN, kt_pwrite_pat(fd, LEN, STABLE_OFF, STABLE_SEED(u)));
+		close(fd);
+	}
+	for (u = 0; u < self->units; u++) {
+		fflush(NULL);
+		self->pids[u] = fork();
+		ASSERT_LE(0, self->pids[u]);
+		if (self->pids[u] == 0)
+			kt_io_worker(&self->w[u], u, 0, kt_seed ^ (0x10 * u));
+	}
+	/* Every worker is going. */
+	end = kt_now() + 20;
+	for (u = 0; u < self->units; u++)
+		while (__atomic_load_n(&self->w[u].ops, __ATOMIC_SEQ_CST) < 3 &&
+		       !self->w[u].done && kt_now() < end)
+			kt_msleep(5);
+	for (u = 0; u < self->units; u++)
+		ASSERT_LE(3, self->w[u].ops) TH_LOG("worker %u never got going: %s",
+						    u, strerror(self->w[u].first_err));
+
+	/* A file kept open across the unbind: poll says what it can do. */
+	keep = kt_open_unit(0);
+	ASSERT_LE(0, keep);
+	pfd.fd = keep;
+	pfd.events = POLLIN | POLLOUT;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN | POLLOUT, pfd.revents & (POLLIN | POLLOUT | POLLERR | POLLHUP));
+
+	t0 = kt_now();
+	ASSERT_EQ(0, bind_driver(self->bdf, 0)) TH_LOG("unbind: %s", strerror(errno));
+	self->unbound = 1;
+	dt = kt_now() - t0;
+	TH_LOG("unbind took %.3f s", dt);
+	pfd.revents = 0;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & (POLLERR | POLLHUP)) TH_LOG("revents %#x", pfd.revents);
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(keep, KESYNC_IOC_INFO, &info));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, close(keep));
+	{
+		char node[64];
+
+		snprintf(node, sizeof(node), KT_DEV_FMT, 0);
+		errno = 0;
+		EXPECT_EQ(-1, open(node, O_RDWR));
+		EXPECT_EQ(ENOENT, errno);
+	}
+	EXPECT_GT(10, dt);
+	EXPECT_EQ(0, kt_wait_nodes(self->units, 0, 5));
+	for (u = 0; u < self->units; u++) {
+		int st;
+
+		ASSERT_EQ(0, kt_waitpid(self->pids[u], 10, &st))
+			TH_LOG("worker %u did not see the unit go", u);
+		self->pids[u] = 0;
+		EXPECT_EQ(ENODEV, self->w[u].first_err)
+			TH_LOG("unit %u: I/O ended with %d (%s)", u, self->w[u].first_err,
+			       strerror(self->w[u].first_err));
+		EXPECT_EQ(ENODEV, self->w[u].later_err);
+		EXPECT_EQ(0, self->w[u].close_ret);
+		EXPECT_EQ(0, self->w[u].data_bad);
+		TH_LOG("unit %u: %lld round trips before the unbind", u, self->w[u].ops);
+	}
+	/* Nothing of the driver is left on the device. */
+	EXPECT_EQ(0, proc_interrupts_mention("kesync"));
+
+	ASSERT_EQ(0, bind_driver(self->bdf, 1)) TH_LOG("bind: %s", strerror(errno));
+	self->unbound = 0;
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
+	for (u = 0; u < self->units; u++) {
+		int fd = kt_open_unit(u);
+
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, kt_pread_check(fd, LEN, STABLE_OFF, STABLE_SEED(u)))
+			TH_LOG("unit %u lost its data across unbind/bind", u);
+		close(fd);
+	}
+}
+
+/* A hung transfer does not hold up the unbind until its timeout. */
+TEST_F_TIMEOUT(life, unbind_with_hung_transfer, 60)
+{
+	struct kt_op op;
+	double t0, dt;
+	int fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kt_set_timeout(fd, 30));
+	ASSERT_EQ(0, kt_fault(fd, KESYNC_FAULT_HANG, 1, 0));
+	memset(&op, 0, sizeof(op));
+	op.len = LEN;
+	op.off = 0;
+	ASSERT_EQ(0, kt_op_start(&op));
+	ASSERT_EQ(0, kt_op_blocked(&op, 5));
+	t0 = kt_now();
+	ASSERT_EQ(0, bind_driver(self->bdf, 0)) TH_LOG("unbind: %s", strerror(errno));
+	self->unbound = 1;
+	dt = kt_now() - t0;
+	ASSERT_EQ(1, kt_op_wait(&op, 5)) TH_LOG("the hung request outlived the unbind");
+	EXPECT_EQ(-1, op.res.ret);
+	EXPECT_EQ(ENODEV, op.res.err) TH_LOG("got %s", strerror(op.res.err));
+	EXPECT_GT(5, dt) TH_LOG("unbind waited %.3f s", dt);
+	EXPECT_GT(5, op.res.t1 - t0);
+	kt_op_reap(&op, 5);
+	errno = 0;
+	EXPECT_EQ(-1, kt_set_timeout(fd, 3));
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(0, bind_driver(self->bdf, 1)) TH_LOG("bind: %s", strerror(errno));
+	self->unbound = 0;
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
+	fd = kt_open_unit(0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(LEN, kt_pwrite_pat(fd, LEN, 0, kt_seed ^ 0xb1d));
+	EXPECT_EQ(0, kt_pread_check(fd, LEN, 0, kt_seed ^ 0xb1d));
+	close(fd);
+}
+
+/*
+ * A reset that never finishes in time: the reset worker tries
+ * KESYNC_RESET_ATTEMPTS times (reset_timeout_ms each, 1 s by default), then
+ * declares the controller dead.  The hung request fails, every unit fails
+ * new I/O with -EIO from then on (nothing is programmed on a controller in
+ * an unknown state), and a rebind (probe resets the device) brings it all
+ * back, with the data on the media.
+ */
+TEST_F_TIMEOUT(life, dead_controller_after_stuck_reset, 90)
+{
+	struct kesync_stats st;
+	unsigned int u;
+	double dt;
+	ssize_t n;
+	int fd = kt_open_unit(0);
+	uint8_t b[4096];
+
+	ASSERT_LE(0, fd);
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+
+		ASSERT_LE(0, f);
+		ASSERT_EQ(LEN, kt_pwrite_pat(f, LEN, STABLE_OFF, STABLE_SEED(u)));
+		close(f);
+	}
+	ASSERT_EQ(0, kt_set_timeout(fd, 1));
+	/* 10 s: longer than the 3 attempts of 1 s. */
+	ASSERT_EQ(0, kt_fault_ex(fd, KESYNC_FAULT_HANG, 1, 0,
+				 KESYNC_FAULT_F_RESET_DELAY, 10000000));
+	dt = kt_now();
+	errno = 0;
+	n = pread(fd, b, sizeof(b), 0);
+	dt = kt_now() - dt;
+	EXPECT_EQ(-1, n);
+	EXPECT_TRUE(errno == ETIMEDOUT || errno == EIO) TH_LOG("got %s", strerror(errno));
+	TH_LOG("the hung request failed after %.2f s (%s)", dt, strerror(errno));
+	EXPECT_GT(1 + 1 + 0.5 + 3 * 1 + 2, dt);
+	/* Dead: every unit fails at once, without touching the hardware. */
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+		double t = kt_now();
+
+		ASSERT_LE(0, f);
+		errno = 0;
+		EXPECT_EQ(-1, pread(f, b, sizeof(b), 0)) TH_LOG("unit %u", u);
+		EXPECT_EQ(EIO, errno) TH_LOG("unit %u: %s", u, strerror(errno));
+		EXPECT_GT(0.5, kt_now() - t);
+		close(f);
+	}
+	ASSERT_EQ(0, kt_stats(fd, &st));
+	EXPECT_LE(1, st.timeouts);
+	close(fd);
+	/* Probe again: a working controller, the media intact. */
+	ASSERT_EQ(0, bind_driver(self->bdf, 0)) TH_LOG("unbind: %s", strerror(errno));
+	self->unbound = 1;
+	ASSERT_EQ(0, bind_driver(self->bdf, 1)) TH_LOG("bind: %s", strerror(errno));
+	self->unbound = 0;
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+
+		ASSERT_LE(0, f);
+		EXPECT_EQ(0, kt_pread_check(f, LEN, STABLE_OFF, STABLE_SEED(u)))
+			TH_LOG("unit %u after the rebind: %s", u, strerror(errno));
+		close(f);
+	}
+}
+
+/*
+ * insmod/rmmod with I/O on every unit in between, 3 warm-up cycles then
+ * two windows of N cycles: a cache that grows by at least one object per
+ * cycle in both windows leaks.
+ */
+#define CYCLES 20
+
+FIXTURE(loop) {
+	int unused;
+};
+
+FIXTURE_SETUP(loop)
+{
+}
+
+FIXTURE_TEARDOWN(loop)
+{
+	if (!kt_module_loaded())
+		kt_insmod(kt_env_uint("KESYNC_UNITS", 1));
+}
+
+TEST_F_TIMEOUT(loop, insmod_rmmod_no_leak, 300)
+{
+	static struct slabs s[3];
+	unsigned int units = kt_units(), i, k, w;
+	double t0 = kt_now();
+
+	ASSERT_LT(0, units);
+	for (i = 0; i < 3 + 2 * CYCLES; i++) {
+		ASSERT_EQ(0, io_cycle(units, kt_seed ^ (0x100 * i)))
+			TH_LOG("cycle %u: I/O failed: %s", i, strerror(errno));
+		ASSERT_EQ(0, kt_rmmod()) TH_LOG("cycle %u: rmmod: %s", i, strerror(errno));
+		ASSERT_FALSE(kt_module_loaded());
+		ASSERT_EQ(0, kt_wait_nodes(units, 0, 5));
+		ASSERT_EQ(0, proc_interrupts_mention("kesync"))
+			TH_LOG("cycle %u: an interrupt handler outlived rmmod", i);
+		ASSERT_EQ(0, kt_insmod(units)) TH_LOG("cycle %u: insmod: %s", i, strerror(errno));
+		if (i == 2 || i == 2 + CYCLES || i == 2 + 2 * CYCLES) {
+			/* Let RCU-freed objects go before counting. */
+			kt_msleep(200);
+			ASSERT_EQ(0, read_slabs(&s[(i - 2) / CYCLES]))
+				TH_LOG("no /proc/slabinfo");
+		}
+	}
+	TH_LOG("%u insmod/rmmod cycles in %.1f s", 3 + 2 * CYCLES, kt_now() - t0);
+	for (k = 0; k < s[2].n; k++) {
+		long long a = slab_get(&s[0], s[2].name[k]);
+		long long b = slab_get(&s[1], s[2].name[k]);
+		long long c = s[2].active[k];
+
+		w = (b - a >= CYCLES) && (c - b >= CYCLES);
+		EXPECT_FALSE(w) TH_LOG("%s grew by %lld then %lld objects over %u cycles each",
+				       s[2].name[k], b - a, c - b, CYCLES);
+	}
+	ASSERT_EQ(0, io_cycle(units, kt_seed ^ 0x1a57));
+}
+
+/* With a kmemleak kernel: nothing the scan finds points into kesync. */
+FIXTURE(leak) {
+	int unused;
+};
+
+FIXTURE_SETUP(leak)
+{
+}
+
+FIXTURE_TEARDOWN(leak)
+{
+}
+
+TEST_F_TIMEOUT(leak, kmemleak_clean, 120)
+{
+	const char *p = "/sys/kernel/debug/kmemleak";
+	char line[512];
+	int leaks = 0;
+	FILE *f;
+
+	if (access(p, F_OK))
+		SKIP(return, "no kmemleak in this kernel");
+	ASSERT_EQ(0, kt_write_file(p, "scan"));
+	f = fopen(p, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "kesync")) {
+			leaks++;
+			TH_LOG("%s", line);
+		}
+	}
+	fclose(f);
+	EXPECT_EQ(0, leaks);
+}
+
+KT_FINAL_HEALTH_TEST(0)
+
+TEST_HARNESS_MAIN
