@@ -25,7 +25,7 @@ MODULE_SRC := $(wildcard module/*.c module/*.h module/Kbuild) $(wildcard include
 INIT_SRC := scripts/guest-init scripts/guest-lib.sh scripts/initramfs.sh
 
 .PHONY: all run shell check check-host check-guest deps qemu module guest \
-	initramfs debug bench lint clean distclean help
+	initramfs debug bench lint check-quick clean distclean help
 
 all: deps qemu initramfs
 
@@ -86,7 +86,14 @@ run: all
 shell: all
 	@scripts/run-guest.sh --interactive $(ARGS)
 
-check: all
+# make check: the device's qtest, static analysis, every production-kernel
+# guest configuration of tests/matrix and the debug-kernel tier.
+# make check-quick: the same without the debug tier and the lint, for
+# day-to-day work (CI runs make check).
+check: all debug
+	@scripts/check.sh --lint --debug-tier $(ARGS)
+
+check-quick: all
 	@scripts/check.sh $(ARGS)
 
 # Benchmarks: kesync against QEMU's NVMe in one guest; results in build/bench.

@@ -39,6 +39,14 @@ KLOG_BAD = re.compile(
     r"ODEBUG:|stack-protector|segfault at|Bad page state|"
     r"unreferenced object|DMAR: DRHD: handling fault")
 
+# Boot banners of the debug kernel's checkers: they say the checker is on,
+# not that it found anything.
+KLOG_OK = re.compile(
+    r"RCU lockdep checking is enabled|DMA-API: preallocated \d+ debug entries|"
+    r"DMA-API: debugging enabled by kernel config|"
+    r"kmemleak: Kernel memory leak detector initialized|"
+    r"kmemleak: Automatic memory scanning thread")
+
 # IOMMU faults: reported by the guest's DMAR driver, and by QEMU's
 # intel-iommu model on its stderr (which run-guest.sh merges in the log).
 DMAR_FAULT = re.compile(r"DMAR: (\[DMA (Read|Write)|\[INTR-REMAP|"
@@ -229,6 +237,7 @@ def scan_log(name, cfg, log, klog, res):
     dmar = [ln for ln in klog if DMAR_FAULT.search(ln)]
     qemu = [ln for ln in log if QEMU_IOMMU_FAULT.search(ln)]
     bad = [ln for ln in klog if KLOG_BAD.search(ln) and
+           not KLOG_OK.search(ln) and
            not (expect_fault and DMAR_FAULT.search(ln))]
     if bad:
         res.failed.append(("%s: kernel log clean" % name,
@@ -367,14 +376,12 @@ def run_config(cfg, args):
     return name, res, wall
 
 
-def run_host(args):
+def run_tap_command(label, cmd, args, env=None, cwd=None):
+    """Run a host-side program that prints TAP; count its results."""
     res = Result()
-    qt = os.path.join(BUILD, "kesync-pci-test")
-    env = dict(os.environ,
-               QTEST_QEMU_BINARY=os.path.join(BUILD, "qemu-system-x86_64"))
     t0 = time.time()
     try:
-        p = subprocess.run([qt, "--tap", "-k"], env=env, cwd=BUILD,
+        p = subprocess.run(cmd, env=env, cwd=cwd,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=args.host_timeout)
         out, rc = p.stdout, p.returncode
@@ -382,17 +389,35 @@ def run_host(args):
         out = (e.stdout or b"").decode(errors="replace") if isinstance(
             e.stdout, bytes) else (e.stdout or "")
         rc = -1
-        res.failed.append(("host/qtest: timed out", out[-3000:]))
+        res.failed.append(("%s: timed out" % label, out[-3000:]))
     except OSError as e:
         out, rc = str(e), -1
     lines = out.splitlines()
-    seen, nfail, _ = parse_tap("host/qtest", lines, res)
+    seen, nfail, _ = parse_tap(label, lines, res)
     if seen == 0 or (rc != 0 and nfail == 0):
-        res.failed.append(("host/qtest: exited rc=%d" % rc,
+        res.failed.append(("%s: exited rc=%d" % (label, rc),
                            "\n".join(lines[-80:])))
-    with open(os.path.join(args.logdir, "host-qtest.log"), "w") as f:
+    with open(os.path.join(args.logdir, label.replace("/", "-") + ".log"),
+              "w") as f:
         f.write(out)
-    return "host", res, time.time() - t0
+    return res, time.time() - t0
+
+
+def run_host(args):
+    """The device's qtest: libqtest drives kesync-pci, no guest kernel."""
+    env = dict(os.environ,
+               QTEST_QEMU_BINARY=os.path.join(BUILD, "qemu-system-x86_64"))
+    res, wall = run_tap_command(
+        "host/qtest", [os.path.join(BUILD, "kesync-pci-test"), "--tap", "-k"],
+        args, env=env, cwd=BUILD)
+    return "host", res, wall
+
+
+def run_lint(args):
+    """scripts/lint.sh: checkpatch, W=1, sparse, coccicheck, shellcheck."""
+    res, wall = run_tap_command(
+        "lint", [os.path.join(ROOT, "scripts/lint.sh")], args)
+    return "lint", res, wall
 
 
 def main():
@@ -401,6 +426,8 @@ def main():
     ap.add_argument("--only", help="run configs whose name matches this regex")
     ap.add_argument("--no-host", action="store_true")
     ap.add_argument("--no-guest", action="store_true")
+    ap.add_argument("--lint", action="store_true",
+                    help="also run scripts/lint.sh (static analysis)")
     ap.add_argument("--list", action="store_true",
                     help="list the guest configurations and exit")
     ap.add_argument("--seed", type=int,
@@ -438,6 +465,12 @@ def main():
     if not args.no_host:
         _, r, wall = run_host(args)
         print("host qtest: %d passed, %d failed, %d skipped (%.0f s)" %
+              (len(r.passed), len(r.failed), len(r.skipped), wall),
+              flush=True)
+        total.merge(r)
+    if args.lint:
+        _, r, wall = run_lint(args)
+        print("lint: %d passed, %d failed, %d skipped (%.0f s)" %
               (len(r.passed), len(r.failed), len(r.skipped), wall),
               flush=True)
         total.merge(r)

@@ -188,7 +188,7 @@ TEST_F(bad, ioctl_bad_pointers_efault)
 	}
 	EXPECT_EQ(-1, kt_check_byte(self->ro, KT_PAGE, 0));
 	/* Input read from a read-only page is fine. */
-	*(volatile uint32_t *)self->rw = 3;
+	*(uint32_t *)self->rw = 3;
 	memcpy(self->rw + 64, self->rw, 4);
 	ASSERT_EQ(0, mprotect(self->rw, 2 * KT_PAGE, PROT_READ));
 	EXPECT_EQ(0, ioctl(self->fd, KESYNC_IOC_SET_TIMEOUT, self->rw + 64));
@@ -213,6 +213,7 @@ TEST_F(bad, ioctl_bad_values_einval)
 {
 	const __u32 bad_timeouts[] = { 0, KESYNC_TIMEOUT_MAX + 1, 100000, UINT_MAX };
 	struct kesync_fault f;
+	unsigned long long v;
 	unsigned int i;
 
 	ASSERT_EQ(0, kt_set_timeout(self->fd, 4));
@@ -227,13 +228,14 @@ TEST_F(bad, ioctl_bad_values_einval)
 		memset(&f, 0, sizeof(f));				\
 		f.kind = KESYNC_FAULT_HANG;				\
 		f.count = 1;						\
-		field = (val);						\
+		v = (val);						\
+		field = v;						\
 		errno = 0;						\
 		EXPECT_EQ(-1, fault_ioctl(self->fd, f))			\
-			TH_LOG("%s = %#llx accepted", #field,		\
-			       (unsigned long long)(val));		\
-		EXPECT_EQ(EINVAL, errno) TH_LOG("%s = %#llx: %s", #field, \
-			(unsigned long long)(val), strerror(errno));	\
+			TH_LOG("%s = %#llx accepted", #field, v);	\
+		EXPECT_EQ(EINVAL, errno)				\
+			TH_LOG("%s = %#llx: %s", #field, v,		\
+			       strerror(errno));			\
 	} while (0)
 
 	BADF(f.kind, KESYNC_FAULT_KIND_MAX + 1);
@@ -296,8 +298,8 @@ TEST_F(bad, read_write_bad_buffers)
 		errno = 0;
 		n = pwrite(self->fd, c[i].p, c[i].len, 1 << 20);
 		if (c[i].wr_ok) {
-			EXPECT_EQ((ssize_t)c[i].len, n) TH_LOG("write from %s: %s",
-								c[i].what, strerror(errno));
+			EXPECT_EQ((ssize_t)c[i].len, n)
+				TH_LOG("write from %s: %s", c[i].what, strerror(errno));
 		} else {
 			EXPECT_EQ(-1, n) TH_LOG("write from %s: %zd", c[i].what, n);
 			EXPECT_EQ(EFAULT, errno) TH_LOG("write from %s: %s", c[i].what,
@@ -318,6 +320,7 @@ TEST_F(bad, read_write_bad_buffers)
 	}
 	errno = 0;
 	n = pwrite(self->fd, self->edge + 100, 8192, 1 << 20);
+	/* checkpatch-ok: BRACES: EXPECT_*() is two statements (kselftest_harness.h) */
 	if (n < 0) {
 		EXPECT_EQ(EFAULT, errno) TH_LOG("%s", strerror(errno));
 	} else {
@@ -483,9 +486,9 @@ static void run_unprivileged(struct __test_metadata *_metadata, int fd, int how)
 		_exit(unprivileged(fd, how));
 	ASSERT_EQ(0, kt_waitpid(pid, 20, &st));
 	ASSERT_TRUE(WIFEXITED(st));
-	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("step %d failed (10: could not drop "
-					     "the capability, 11: reset, 12-14: fault, "
-					     "15: ioctls, 16: read)", WEXITSTATUS(st));
+	EXPECT_EQ(0, WEXITSTATUS(st))
+		TH_LOG("step %d failed (10: could not drop the capability, 11: reset, %s)",
+		       WEXITSTATUS(st), "12-14: fault, 15: ioctls, 16: read");
 }
 
 TEST_F(bad, unprivileged_setuid_eperm)

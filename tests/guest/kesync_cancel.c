@@ -113,6 +113,7 @@ static void op_init(struct kt_op *op, unsigned int unit, enum kt_sigmode m)
 }
 
 /* Start a request on unit that hangs (the fault is armed first). */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void start_hung(struct __test_metadata *_metadata, FIXTURE_DATA(cx) *self,
 		       struct kt_op *op, unsigned int unit, enum kt_sigmode m)
 {
@@ -161,8 +162,9 @@ static int signal_op(struct __test_metadata *_metadata, struct kt_op *op, int si
 }
 
 /* The unit serves a request at once (nothing left behind on it). */
-static void unit_works_now(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(cx) *self, unsigned int u)
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void unit_works_now(struct __test_metadata *_metadata, FIXTURE_DATA(cx) *self,
+			   unsigned int u)
 {
 	double t0 = kt_now();
 
@@ -171,6 +173,7 @@ static void unit_works_now(struct __test_metadata *_metadata,
 	EXPECT_GT(PROMPT, kt_now() - t0) TH_LOG("unit %u was still busy", u);
 }
 
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void inflight(struct __test_metadata *_metadata, FIXTURE_DATA(cx) *self,
 		     enum kt_sigmode m, int sig)
 {
@@ -214,6 +217,7 @@ TEST_F(cx, inflight_handler_sa_restart)
  * The victim is queued on the same unit behind a hung request: it leaves
  * the queue at once, the hung one stays (it is killed afterwards).
  */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void queued(struct __test_metadata *_metadata, FIXTURE_DATA(cx) *self,
 		   enum kt_sigmode m, int sig)
 {
@@ -347,6 +351,7 @@ static int wait_ctrl_wait(int fd, unsigned long long from, double s)
 }
 
 /* The victim (unit 1) waits for the controller a hung unit 0 holds. */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void ctrl_waiter(struct __test_metadata *_metadata, FIXTURE_DATA(cx) *self,
 			enum kt_sigmode m, int sig)
 {
@@ -709,7 +714,8 @@ TEST_F_TIMEOUT(cx, zz_ledger_nothing_completed_twice, 30)
 		/* This test's own setup wrote once per unit. */
 		EXPECT_EQ(L->req[u], KT_D(s1.st[u], L->s0.st[u], requests)) TH_LOG("unit %u", u);
 		EXPECT_EQ(L->cancels[u], KT_D(s1.st[u], L->s0.st[u], cancels)) TH_LOG("unit %u", u);
-		EXPECT_EQ(L->timeouts[u], KT_D(s1.st[u], L->s0.st[u], timeouts)) TH_LOG("unit %u", u);
+		EXPECT_EQ(L->timeouts[u], KT_D(s1.st[u], L->s0.st[u], timeouts))
+			TH_LOG("unit %u", u);
 		EXPECT_EQ(0, KT_D(s1.st[u], L->s0.st[u], lost_irqs));
 		EXPECT_EQ(0, KT_D(s1.st[u], L->s0.st[u], spurious));
 		EXPECT_EQ(0, s1.st[u].hw_busy);

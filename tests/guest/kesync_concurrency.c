@@ -20,6 +20,20 @@ struct wres {
 	char why[160];
 };
 
+/* Account one transfer of a worker: 0, or -1 (the reason noted) if short. */
+static int worker_io(struct wres *r, unsigned int unit, const char *call,
+		     ssize_t n, size_t want)
+{
+	r->requests++;
+	if (n != (ssize_t)want) {
+		snprintf(r->why, sizeof(r->why), "%s = %zd (%s) unit %u", call,
+			 n, n < 0 ? strerror(errno) : "short", unit);
+		return -1;
+	}
+	r->bytes += n;
+	return 0;
+}
+
 /*
  * Worker: owns [base, base + span) of its unit.  It fills the region with
  * its base pattern, then per iteration writes a chunk with a new pattern,
@@ -33,23 +47,24 @@ static void worker(struct wres *r, unsigned int unit, uint64_t base,
 	struct kt_buf b;
 	size_t maxlen = 256 * 1024;
 	unsigned int i;
+	ssize_t bad;
 	int fd = kt_open_unit(unit);
 
-#define FAIL(...) do { snprintf(r->why, sizeof(r->why), __VA_ARGS__); \
-		       r->failures++; goto out; } while (0)
-#define IO(call, want) do { ssize_t __n = (call); r->requests++; \
-		if (__n != (ssize_t)(want)) \
-			FAIL("%s = %zd (%s) unit %u", #call, __n, \
-			     __n < 0 ? strerror(errno) : "short", unit); \
-		r->bytes += __n; } while (0)
+#define IO(call, want)	worker_io(r, unit, #call, (call), (want))
 
 	r->unit = unit;
-	if (fd < 0)
-		FAIL("open unit %u: %s", unit, strerror(errno));
-	if (kt_buf_alloc(&b, span > maxlen ? span : maxlen, 0))
-		FAIL("alloc");
+	if (fd < 0) {
+		snprintf(r->why, sizeof(r->why), "open unit %u: %s", unit,
+			 strerror(errno));
+		goto fail;
+	}
+	if (kt_buf_alloc(&b, span > maxlen ? span : maxlen, 0)) {
+		snprintf(r->why, sizeof(r->why), "alloc");
+		goto fail;
+	}
 	kt_fill(b.p, span, seed, base);
-	IO(pwrite(fd, b.p, span, base), span);
+	if (IO(pwrite(fd, b.p, span, base), span))
+		goto fail;
 	for (i = 0; i < iters; i++) {
 		size_t len = kt_range(&rng, 1, maxlen - 4096);
 		size_t mis = kt_range(&rng, 0, 4095);
@@ -60,28 +75,37 @@ static void worker(struct wres *r, unsigned int unit, uint64_t base,
 			len = span;
 		off = base + kt_range(&rng, 0, span - len);
 		kt_fill(p, len, seed ^ (i + 1), off);
-		IO(pwrite(fd, p, len, off), len);
+		if (IO(pwrite(fd, p, len, off), len))
+			goto fail;
 		memset(p, 0, len);
-		IO(pread(fd, p, len, off), len);
-		if (kt_check(p, len, seed ^ (i + 1), off) >= 0)
-			FAIL("unit %u off %llu len %zu: read back differs",
-			     unit, (unsigned long long)off, len);
+		if (IO(pread(fd, p, len, off), len))
+			goto fail;
+		if (kt_check(p, len, seed ^ (i + 1), off) >= 0) {
+			snprintf(r->why, sizeof(r->why),
+				 "unit %u off %llu len %zu: read back differs",
+				 unit, (unsigned long long)off, len);
+			goto fail;
+		}
 		kt_fill(p, len, seed, off);
-		IO(pwrite(fd, p, len, off), len);
+		if (IO(pwrite(fd, p, len, off), len))
+			goto fail;
 	}
 	memset(b.p, 0, span);
-	IO(pread(fd, b.p, span, base), span);
-	{
-		ssize_t bad = kt_check(b.p, span, seed, base);
-
-		if (bad >= 0)
-			FAIL("unit %u: region byte %llu changed behind my back",
-			     unit, (unsigned long long)(base + bad));
+	if (IO(pread(fd, b.p, span, base), span))
+		goto fail;
+	bad = kt_check(b.p, span, seed, base);
+	if (bad >= 0) {
+		snprintf(r->why, sizeof(r->why),
+			 "unit %u: region byte %llu changed behind my back",
+			 unit, (unsigned long long)(base + bad));
+		goto fail;
 	}
+	goto out;
+fail:
+	r->failures++;
 out:
 	if (fd >= 0)
 		close(fd);
-#undef FAIL
 #undef IO
 }
 
@@ -119,9 +143,9 @@ FIXTURE_TEARDOWN(conc)
 }
 
 /* Run per-unit workers; check data, then the counters against what they did. */
-static void run_workers(struct __test_metadata *_metadata,
-			FIXTURE_DATA(conc) *self, unsigned int per_unit,
-			unsigned int iters, double limit_s)
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void run_workers(struct __test_metadata *_metadata, FIXTURE_DATA(conc) *self,
+			unsigned int per_unit, unsigned int iters, double limit_s)
 {
 	struct kt_snap a, b;
 	long long req[KESYNC_MAX_UNITS] = { 0 }, bytes[KESYNC_MAX_UNITS] = { 0 };

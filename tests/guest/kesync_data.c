@@ -57,6 +57,7 @@ TEST_F(data, info_sane)
 	ASSERT_EQ(0, fstat(self->fd, &st));
 	EXPECT_TRUE(S_ISCHR(st.st_mode));
 	EXPECT_EQ(minor(st.st_rdev), i->minor);
+	/* checkpatch-ok: BRACES: EXPECT_*() is two statements (kselftest_harness.h) */
 	if (!strcmp(irq, "msix")) {
 		EXPECT_EQ(KESYNC_IRQ_MSIX, i->irq_mode);
 	} else if (!strcmp(irq, "msi")) {

@@ -22,6 +22,7 @@
 #define KT_NO_HARNESS	/* a tool, not a test */
 #include "kesync_test.h"
 
+/* checkpatch-ok: VOLATILE: written by a signal handler (C11 7.14.1.1) */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -34,6 +35,7 @@ static const unsigned int kinds[] = {
 	KESYNC_FAULT_SHORT, KESYNC_FAULT_SPURIOUS, KESYNC_FAULT_LATE,
 	KESYNC_FAULT_LOST_IRQ,
 };
+
 /*
  * Transfers per batch.  SHORT: one, for SHORT moves min(ARG, len - 1)
  * bytes, so a run of them can leave a 1-byte remainder that moves nothing,

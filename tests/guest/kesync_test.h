@@ -86,7 +86,7 @@ static inline int kt_iommu(void)
 	return kt_env_uint("KESYNC_IOMMU", 0) != 0;
 }
 
-static uint64_t kt_seed __attribute__((unused));
+static uint64_t kt_seed;
 
 /* Runs before main(): the seed every test of the program derives data from. */
 static void __attribute__((constructor)) kt_seed_init(void)
@@ -393,7 +393,11 @@ static inline int kt_pread_check(int fd, size_t len, uint64_t off,
 	return ret;
 }
 
-/* Stats deltas. */
+/*
+ * Stats deltas.  f is a member name: using it twice has no side effects,
+ * and (a).(f) would not compile.
+ */
+/* checkpatch-ok: MACRO_ARG_REUSE: member name; checkpatch-ok: MACRO_ARG_PRECEDENCE: idem */
 #define KT_D(a, b, f)	((long long)((a).f - (b).f))
 
 /* All units' stats at once (units <= KESYNC_MAX_UNITS). */
@@ -427,10 +431,11 @@ static inline int kt_snap(struct kt_snap *s)
 
 /* Sum of one stats field over all units of a snapshot. */
 #define KT_SUM(s, f) ({						\
+	const struct kt_snap *__s = (s);				\
 	unsigned long long __sum = 0;					\
 	unsigned int __u;						\
-	for (__u = 0; __u < (s)->units; __u++)				\
-		__sum += (s)->st[__u].f;				\
+	for (__u = 0; __u < __s->units; __u++)				\
+		__sum += __s->st[__u].f;				\
 	__sum; })
 
 /*
@@ -526,6 +531,49 @@ static inline void kt_kill_reap(pid_t pid)
 	kt_waitpid(pid, 30, NULL);
 }
 
+/* 1 if thread tid of pid is in syscall nr, 0 if not, -1 if it is gone. */
+static inline int kt_in_syscall(pid_t pid, pid_t tid, long nr)
+{
+	char path[96], buf[256];
+	ssize_t n;
+	char *e;
+	long v;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	v = strtol(buf, &e, 10);
+	return e != buf && v == nr;
+}
+
+/* The thread sleeps: its state is S or D (not just entered a syscall). */
+static inline int kt_thread_sleeps(pid_t pid, pid_t tid)
+{
+	char sp[96], st[512];
+	ssize_t m;
+	char *rp;
+	int sfd;
+
+	snprintf(sp, sizeof(sp), "/proc/%d/task/%d/stat", pid, tid);
+	sfd = open(sp, O_RDONLY);
+	if (sfd < 0)
+		return 0;
+	m = read(sfd, st, sizeof(st) - 1);
+	close(sfd);
+	if (m <= 0)
+		return 0;
+	st[m] = 0;
+	rp = strrchr(st, ')');
+	return rp && (rp[2] == 'S' || rp[2] == 'D');
+}
+
 /*
  * Wait until task tid of process pid sleeps inside syscall nr (one of
  * read/write/pread64/pwrite64): /proc/PID/task/TID/syscall starts with the
@@ -536,51 +584,20 @@ static inline int kt_wait_blocked(pid_t pid, pid_t tid, long nr,
 				  double timeout_s)
 {
 	double end = kt_now() + timeout_s;
-	char path[96], buf[256];
 	int stable = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
 	while (kt_now() < end) {
-		int fd = open(path, O_RDONLY);
-		ssize_t n;
+		int in = kt_in_syscall(pid, tid, nr);
 
-		if (fd < 0)
+		if (in < 0)
 			return -1;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			char *e;
-			long v;
-
-			buf[n] = 0;
-			v = strtol(buf, &e, 10);
-			if (e != buf && v == nr) {
-				char sp[96], st[512];
-				int sfd;
-
-				/* And it sleeps (S or D), not just entered. */
-				snprintf(sp, sizeof(sp), "/proc/%d/task/%d/stat",
-					 pid, tid);
-				sfd = open(sp, O_RDONLY);
-				if (sfd >= 0) {
-					ssize_t m = read(sfd, st, sizeof(st) - 1);
-					char *rp;
-
-					close(sfd);
-					if (m > 0) {
-						st[m] = 0;
-						rp = strrchr(st, ')');
-						if (rp && (rp[2] == 'S' ||
-							   rp[2] == 'D')) {
-							/* Twice in a row, 2 ms apart. */
-							if (++stable >= 2)
-								return 0;
-							kt_msleep(2);
-							continue;
-						}
-					}
-				}
-			}
+		/* And it sleeps (S or D), not just entered. */
+		if (in && kt_thread_sleeps(pid, tid)) {
+			/* Twice in a row, 2 ms apart. */
+			if (++stable >= 2)
+				return 0;
+			kt_msleep(2);
+			continue;
 		}
 		stable = 0;
 		kt_msleep(2);
@@ -624,9 +641,10 @@ struct kt_op {
 	int reaped;
 };
 
+/* checkpatch-ok: VOLATILE: written by a signal handler (C11 7.14.1.1) */
 static volatile sig_atomic_t kt_nsig;
 
-static void __attribute__((unused)) kt_sig_count(int sig)
+static inline void kt_sig_count(int sig)
 {
 	(void)sig;
 	kt_nsig++;
@@ -991,8 +1009,8 @@ static inline void kt_health(struct __test_metadata *_metadata, int allow_dma_er
 	struct kesync_hw_stats hw;
 	unsigned int u, units = kt_units();
 
-	ASSERT_LT(0, units) TH_LOG("no /dev/kesync0 or INFO fails: %s",
-				  strerror(errno));
+	ASSERT_LT(0, units)
+		TH_LOG("no /dev/kesync0 or INFO fails: %s", strerror(errno));
 	for (u = 0; u < units; u++) {
 		struct kesync_stats st;
 		struct kesync_info info;
@@ -1013,6 +1031,7 @@ static inline void kt_health(struct __test_metadata *_metadata, int allow_dma_er
 			ASSERT_EQ(0, kt_hw(fd, &hw));
 			EXPECT_EQ(0, hw.ctrl_busy);
 			EXPECT_EQ(0, hw.late_dma);
+			/* checkpatch-ok: BRACES: EXPECT_*() is two statements */
 			if (!allow_dma_errors) {
 				EXPECT_EQ(0, hw.dma_errors);
 			}
@@ -1026,6 +1045,7 @@ static inline void kt_health(struct __test_metadata *_metadata, int allow_dma_er
  * harness runs TEST()s (its global fixture) first and fixtures in the order
  * they are declared, so this is a fixture, declared at the end.
  */
+/* checkpatch-ok: MULTISTATEMENT_MACRO_USE_DO_WHILE: file-scope definitions */
 #define KT_FINAL_HEALTH_TEST(allow_dma_errors)				\
 	FIXTURE(zz_final) {						\
 		int unused;						\

@@ -103,6 +103,7 @@ static int wait_hw_resets(int fd, unsigned int from, unsigned int n, double s)
 }
 
 /* The unit (and its neighbour) read back their known data. */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void units_work(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self)
 {
 	EXPECT_EQ(0, kt_pread_check(self->fd, LEN, 4096, kt_seed ^ 0x01d))
@@ -112,6 +113,7 @@ static void units_work(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *sel
 			TH_LOG("unit 1 after the fault: %s", strerror(errno));
 }
 
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void hang(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 		 int wr, unsigned int T)
 {
@@ -230,6 +232,7 @@ TEST_F_TIMEOUT(tmo, neighbours_wait_out_a_hang, 40)
  * The interrupt never comes: the IoTimer finds the finished transfer and
  * completes it, without a reset.
  */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void lost_irqs(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 		      int wr, size_t len, unsigned int count)
 {
@@ -250,6 +253,7 @@ static void lost_irqs(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self
 	ASSERT_EQ((ssize_t)len, n) TH_LOG("%s", strerror(errno));
 	TH_LOG("%u lost interrupt(s) recovered in %.3f s", count, dt);
 	EXPECT_GE(count * (1 + 1 + MARGIN), dt);
+	/* checkpatch-ok: BRACES: EXPECT_*() is two statements (kselftest_harness.h) */
 	if (wr) {
 		EXPECT_EQ(0, kt_pread_check(self->fd, len, 4096, seed));
 	} else {
@@ -315,6 +319,7 @@ TEST_F_TIMEOUT(tmo, late_within_timeout, 30)
  * device would have finished later never lands: not in the reader's buffer,
  * not over data written to the medium after the timeout.
  */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void late_beyond(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 			int wr)
 {
@@ -366,6 +371,7 @@ TEST_F_TIMEOUT(tmo, late_write_beyond_timeout, 30)
 }
 
 /* ERROR: -EIO, no DMA: the buffer and the medium are untouched. */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void error(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 		  int wr, unsigned int count)
 {
@@ -408,6 +414,7 @@ TEST_F(tmo, error_three_in_a_row)
 }
 
 /* SHORT: the device moves fewer bytes; the driver programs the rest. */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void shorts(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 		   int wr, size_t len, unsigned int count, unsigned int arg)
 {
@@ -423,6 +430,7 @@ static void shorts(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_SHORT, count, arg));
 	ASSERT_EQ((ssize_t)len, timed_io(self->fd, wr, &buf, 8192 + 3, seed, &dt))
 		TH_LOG("%s", strerror(errno));
+	/* checkpatch-ok: BRACES: EXPECT_*() is two statements (kselftest_harness.h) */
 	if (wr) {
 		EXPECT_EQ(0, kt_pread_check(self->fd, len, 8192 + 3, seed));
 	} else {
@@ -460,8 +468,9 @@ TEST_F(tmo, short_five_times)
  * eight transfers in a row get one each and at least one must be seen.
  * The matrix gives the device a transfer latency the emulator can follow.
  */
-static void spurious(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
-		     int wr)
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void spurious_irqs(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
+			  int wr)
 {
 	uint64_t seed = kt_seed ^ 0x5b00;
 	size_t len = 8 * (size_t)self->info.max_xfer;
@@ -477,6 +486,7 @@ static void spurious(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_SPURIOUS, 8, 0));
 	ASSERT_EQ((ssize_t)len, timed_io(self->fd, wr, &buf, 4096, seed ^ wr, &dt))
 		TH_LOG("%s", strerror(errno));
+	/* checkpatch-ok: BRACES: EXPECT_*() is two statements (kselftest_harness.h) */
 	if (wr) {
 		EXPECT_EQ(0, kt_pread_check(self->fd, len, 4096, seed ^ wr));
 	} else {
@@ -497,12 +507,12 @@ static void spurious(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 
 TEST_F(tmo, spurious_read_ignored)
 {
-	spurious(_metadata, self, 0);
+	spurious_irqs(_metadata, self, 0);
 }
 
 TEST_F(tmo, spurious_write_ignored)
 {
-	spurious(_metadata, self, 1);
+	spurious_irqs(_metadata, self, 1);
 }
 
 /*
