@@ -376,6 +376,23 @@ TEST_F_TIMEOUT(life, dead_controller_after_stuck_reset, 90)
  */
 #define CYCLES 20
 
+/* A kernel symbol, from /proc/kallsyms (root reads real names). */
+static int kernel_has_symbol(const char *sym)
+{
+	char line[256], name[128];
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %127s", name) == 1 &&
+			!strcmp(name, sym);
+	fclose(f);
+	return found;
+}
+
 FIXTURE(loop) {
 	int unused;
 };
@@ -414,6 +431,14 @@ TEST_F_TIMEOUT(loop, insmod_rmmod_no_leak, 300)
 		}
 	}
 	TH_LOG("%u insmod/rmmod cycles in %.1f s", 3 + 2 * CYCLES, kt_now() - t0);
+	ASSERT_EQ(0, io_cycle(units, kt_seed ^ 0x1a57));
+	/*
+	 * KASAN's quarantine keeps freed objects allocated for a while, so
+	 * slab counts grow without a leak: on such a kernel kmemleak
+	 * (leak.kmemleak_clean) is the judge.
+	 */
+	if (kernel_has_symbol("kasan_report"))
+		SKIP(return, "KASAN quarantine: kmemleak judges leaks here");
 	for (k = 0; k < s[2].n; k++) {
 		long long a = slab_get(&s[0], s[2].name[k]);
 		long long b = slab_get(&s[1], s[2].name[k]);
@@ -423,7 +448,6 @@ TEST_F_TIMEOUT(loop, insmod_rmmod_no_leak, 300)
 		EXPECT_FALSE(w) TH_LOG("%s grew by %lld then %lld objects over %u cycles each",
 				       s[2].name[k], b - a, c - b, CYCLES);
 	}
-	ASSERT_EQ(0, io_cycle(units, kt_seed ^ 0x1a57));
 }
 
 /* With a kmemleak kernel: nothing the scan finds points into kesync. */
