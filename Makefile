@@ -70,6 +70,7 @@ debug: deps guest
 	mkdir -p $(B)/debug/oot; \
 	ln -sfn $$obj/arch/x86/boot/bzImage $(B)/debug/bzImage; \
 	cp $$obj/drivers/misc/kesync/kesync.ko $(B)/debug/kesync.ko; \
+	cp $$obj/drivers/misc/kesync/kesync-kunit.ko $(B)/debug/kesync-kunit.ko; \
 	rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' \
 		--exclude='*.mod' --exclude='*.mod.c' --exclude=modules.order \
 		--exclude=Module.symvers module/ $(B)/debug/oot/module/; \

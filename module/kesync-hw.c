@@ -28,6 +28,7 @@
 #include <linux/workqueue.h>
 
 #include "kesync-hw.h"
+#include "kesync-state.h"
 #include "kesync_trace.h"
 
 const char *const kesync_scs_names[KESYNC_SCS_NR] = {
@@ -156,7 +157,7 @@ static enum kesync_poll kesync_unit_poll(struct kesync_unit *u,
 	u->isr.busy = false;
 	u->isr.snap = *s;
 	u->isr.done = true;
-	WRITE_ONCE(u->isr.timer_count, -1);
+	kesync_tcount_stop(&u->isr);
 	return KESYNC_POLL_DONE;
 }
 
@@ -348,7 +349,7 @@ static bool kesync_scs_reset_fn(struct kesync_dev *kdev, void *ctx)
 			continue;
 		u->isr.busy = false;
 		u->isr.reset_hit = true;
-		WRITE_ONCE(u->isr.timer_count, -1);
+		kesync_tcount_stop(&u->isr);
 	}
 	kdev->isr.resetting = true;
 	kdev->isr.resets++;
@@ -385,10 +386,7 @@ static bool kesync_scs_timer_tick_fn(struct kesync_dev *kdev, void *ctx)
 
 	lockdep_assert_held(&kdev->isr.lock);
 	t->result = KESYNC_TICK_NONE;
-	if (u->isr.timer_count < 0)
-		return false;
-	WRITE_ONCE(u->isr.timer_count, u->isr.timer_count - 1);
-	if (u->isr.timer_count > 0)
+	if (kesync_tcount_tick(&u->isr) != KESYNC_TCOUNT_EXPIRED)
 		return false;
 
 	if (kesync_unit_poll(u, &s) == KESYNC_POLL_DONE) {
@@ -475,7 +473,7 @@ static bool kesync_program_xfer(struct kesync_dev *kdev,
 	}
 	u->isr.tag = p->tag;
 	u->isr.busy = true;
-	WRITE_ONCE(u->isr.timer_count, p->timeout + 1);
+	kesync_tcount_arm(&u->isr, p->timeout);
 	/*
 	 * writel() orders the descriptor's stores to coherent memory before
 	 * the doorbell reaches the device (memory-barriers.txt, "KERNEL I/O
@@ -618,12 +616,12 @@ static bool kesync_scs_abort_fn(struct kesync_dev *kdev, void *ctx)
 		u->isr.snap.bytes = kesync_unit_rd(u, KESYNC_UNIT_BYTES);
 		u->isr.done = true;
 		u->isr.busy = false;
-		WRITE_ONCE(u->isr.timer_count, -1);
+		kesync_tcount_stop(&u->isr);
 		a->finished = true;
 		return false;
 	}
 	u->isr.busy = false;
-	WRITE_ONCE(u->isr.timer_count, -1);
+	kesync_tcount_stop(&u->isr);
 	a->aborted = true;
 	return true;
 }

@@ -35,6 +35,7 @@
 #include <linux/slab.h>
 
 #include "kesync-hw.h"
+#include "kesync-state.h"
 #include "kesync_trace.h"
 
 /* NT's IO_ALLOCATION_ACTION, what ControllerControl returns. */
@@ -245,15 +246,7 @@ static int kesync_program_window(struct kesync_unit *u, struct kesync_req *req)
 
 /* ---- Completion ---------------------------------------------------------- */
 
-/* The request leaves its unit; whoever does this completes it. */
-static void kesync_retire_locked(struct kesync_unit *u, struct kesync_req *req)
-	__must_hold(&u->kdev->io.lock)
-{
-	lockdep_assert_held(&u->kdev->io.lock);
-	req->state = KESYNC_REQ_DONE;
-	if (u->cur == req)
-		u->cur = NULL;
-}
+/* kesync_retire_locked() is in kesync-state.h. */
 
 static ssize_t kesync_cancel_result(const struct kesync_req *req)
 {
@@ -338,15 +331,8 @@ static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
 	mutex_lock(&u->xfer_mutex);
 	spin_lock(&kdev->io.lock);
 	req = u->cur;
-	if (req->cancel) {
-		req->cancelled = true;
-		res = kesync_cancel_result(req);
-	} else if (kdev->io.err) {
-		res = kdev->io.err;
-	}
-	if (res)
-		kesync_retire_locked(u, req);
-	else
+	res = kesync_owner_check_locked(kdev, req, kesync_cancel_result(req));
+	if (!res)
 		req->state = KESYNC_REQ_ACTIVE;
 	spin_unlock(&kdev->io.lock);
 	/* -EAGAIN (a reset is running) is retried by the DpcForIsr after it. */
@@ -377,14 +363,8 @@ static void kesync_free_controller(struct kesync_dev *kdev)
 
 	for (;;) {
 		spin_lock(&kdev->io.lock);
-		next = list_first_entry_or_null(&kdev->io.ctrl_waiters,
-						struct kesync_unit, ctrl_node);
-		if (next) {
-			list_del_init(&next->ctrl_node);
-			/* Ours now: a canceller only flags it. */
-			next->cur->state = KESYNC_REQ_STARTING;
-		}
-		kdev->io.ctrl_owner = next;
+		/* Ours now (STARTING): a canceller only flags it. */
+		next = kesync_ctrl_release_locked(kdev);
 		spin_unlock(&kdev->io.lock);
 
 		if (!next ||
@@ -417,21 +397,11 @@ static bool kesync_allocate_controller(struct kesync_unit *u,
 	ssize_t res = 0;
 
 	spin_lock(&kdev->io.lock);
-	if (req->cancel) {
-		req->cancelled = true;
-		res = -EINTR;
-	} else if (kdev->io.err) {
-		res = kdev->io.err;
-	}
-	if (res) {
-		kesync_retire_locked(u, req);
-	} else if (!kdev->io.ctrl_owner) {
-		kdev->io.ctrl_owner = u;
-		granted = true;
-	} else {
-		list_add_tail(&u->ctrl_node, &kdev->io.ctrl_waiters);
-		req->state = KESYNC_REQ_WAIT_CTRL;
-		kesync_stat_inc(u, KESYNC_STAT_CTRL_WAITS);
+	res = kesync_owner_check_locked(kdev, req, -EINTR);
+	if (!res) {
+		granted = kesync_ctrl_acquire_locked(kdev, u, req);
+		if (!granted)
+			kesync_stat_inc(u, KESYNC_STAT_CTRL_WAITS);
 	}
 	spin_unlock(&kdev->io.lock);
 
@@ -488,13 +458,7 @@ static void kesync_start_next(struct kesync_unit *u)
 	}
 	for (;;) {
 		spin_lock(&kdev->io.lock);
-		req = u->cur ? NULL : list_first_entry_or_null(&u->queue,
-						struct kesync_req, node);
-		if (req) {
-			list_del_init(&req->node);
-			u->cur = req;
-			req->state = KESYNC_REQ_STARTING;
-		}
+		req = kesync_next_req_locked(u);
 		spin_unlock(&kdev->io.lock);
 		if (!req || kesync_start_io(req))
 			return;
@@ -981,48 +945,21 @@ static void kesync_reset_work(struct work_struct *work)
  * the transfer.  So a request is ended exactly once, by whoever moves it to
  * DONE under this lock.
  */
-enum kesync_cancel_act {
-	KESYNC_CANCEL_NONE,
-	KESYNC_CANCEL_END,		/* end it */
-	KESYNC_CANCEL_END_NEXT,		/* end it, start the unit's next */
-	KESYNC_CANCEL_KICK,		/* kick the DpcForIsr */
-};
-
+/* enum kesync_cancel_act and the transitions are in kesync-state.h. */
 static enum kesync_cancel_act kesync_cancel_locked(struct kesync_req *req)
 	__must_hold(&req->unit->kdev->io.lock)
 {
-	struct kesync_unit *u = req->unit;
+	struct kesync_dev *kdev = req->unit->kdev;
+	bool was_done = req->state == KESYNC_REQ_DONE;
+	enum kesync_cancel_act act;
 
-	lockdep_assert_held(&u->kdev->io.lock);
-	switch (req->state) {
-	case KESYNC_REQ_QUEUED:
-		list_del_init(&req->node);
-		req->cancel = true;
-		req->cancelled = true;
-		kesync_retire_locked(u, req);
-		trace_kesync_cancelled(req, -EINTR);
-		return KESYNC_CANCEL_END;
-	case KESYNC_REQ_WAIT_CTRL:
-		list_del_init(&u->ctrl_node);
-		req->cancel = true;
-		req->cancelled = true;
-		kesync_retire_locked(u, req);
-		trace_kesync_cancelled(req, -EINTR);
-		return KESYNC_CANCEL_END_NEXT;
-	case KESYNC_REQ_STARTING:
-		req->cancel = true;
-		trace_kesync_cancelled(req, 0);
-		return KESYNC_CANCEL_NONE;
-	case KESYNC_REQ_ACTIVE:
-		req->cancel = true;
-		trace_kesync_cancelled(req, 0);
-		/* Once removed, remove() fails it (and the wq may be gone). */
-		return u->kdev->io.removed ? KESYNC_CANCEL_NONE :
-					     KESYNC_CANCEL_KICK;
-	case KESYNC_REQ_DONE:
-		break;
-	}
-	return KESYNC_CANCEL_NONE;
+	lockdep_assert_held(&kdev->io.lock);
+	/* Once removed, remove() fails an ACTIVE one (the wq may be gone). */
+	act = kesync_cancel_transition_locked(req, kdev->io.removed);
+	if (!was_done)
+		trace_kesync_cancelled(req, req->state == KESYNC_REQ_DONE ?
+					    -EINTR : 0);
+	return act;
 }
 
 /* Cancel the caller's own request (interrupted by a signal). */

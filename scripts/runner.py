@@ -45,7 +45,8 @@ KLOG_OK = re.compile(
     r"RCU lockdep checking is enabled|DMA-API: preallocated \d+ debug entries|"
     r"DMA-API: debugging enabled by kernel config|"
     r"kmemleak: Kernel memory leak detector initialized|"
-    r"kmemleak: Automatic memory scanning thread")
+    r"kmemleak: Automatic memory scanning thread|"
+    r"kmemleak: Cannot allocate a scan area")
 
 # IOMMU faults: reported by the guest's DMAR driver, and by QEMU's
 # intel-iommu model on its stderr (which run-guest.sh merges in the log).

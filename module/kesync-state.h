@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kesync: the pure bookkeeping of the NT design, as inline helpers.
+ *
+ * These are the state machines the driver's contexts share, with no
+ * hardware access, no tracing and no waking: the timer counter of
+ * IoTimer, the controller object's FIFO (IoAllocateController and
+ * IoFreeController), the request pumps' dequeue and the cancel-safe
+ * queue's transitions.  kesync-io.c and kesync-hw.c call them; being
+ * inline, the KUnit suite (kesync-kunit.c, CONFIG_KESYNC_KUNIT_TEST) tests
+ * the very same code without any symbol exported from kesync.ko.
+ *
+ * Locking is stated for each helper; the callers hold the lock.
+ */
+#ifndef _KESYNC_STATE_H
+#define _KESYNC_STATE_H
+
+#include <linux/compiler.h>
+#include <linux/list.h>
+#include <linux/lockdep.h>
+
+#include "kesync-dev.h"
+
+/* ---- The timer counter (NT: the IoTimer counter) ------------------------- */
+
+/* What one IoTimer tick made of the counter. */
+enum kesync_tcount {
+	KESYNC_TCOUNT_IDLE,		/* -1: nothing programmed, or finished */
+	KESYNC_TCOUNT_RUNNING,		/* decremented, still above zero */
+	KESYNC_TCOUNT_EXPIRED,		/* reached zero: lost interrupt or hang */
+};
+
+/*
+ * StartIo (the programming routines): arm the counter to @timeout + 1
+ * ticks, so a timeout is seen between @timeout and @timeout + 1 s later.
+ * Context: under kesync_dev.isr.lock (a SynchCritSection).
+ */
+static inline void kesync_tcount_arm(struct kesync_unit_isr *ui, u32 timeout)
+{
+	WRITE_ONCE(ui->timer_count, timeout + 1);
+}
+
+/*
+ * The ISR (or a reset, or an abort): the transfer is over, the counter
+ * idles at -1.  Context: under kesync_dev.isr.lock.
+ */
+static inline void kesync_tcount_stop(struct kesync_unit_isr *ui)
+{
+	WRITE_ONCE(ui->timer_count, -1);
+}
+
+/*
+ * SynchCritSection_1's counting: an idle counter (-1) is left alone;
+ * otherwise it is decremented, and zero means the caller must look for a
+ * completion (lost interrupt) or reset the controller (timeout).  The
+ * counter is left at zero: the caller's poll or reset sets it to -1.
+ * Context: under kesync_dev.isr.lock.
+ */
+static inline enum kesync_tcount kesync_tcount_tick(struct kesync_unit_isr *ui)
+{
+	if (ui->timer_count < 0)
+		return KESYNC_TCOUNT_IDLE;
+	WRITE_ONCE(ui->timer_count, ui->timer_count - 1);
+	return ui->timer_count > 0 ? KESYNC_TCOUNT_RUNNING :
+				     KESYNC_TCOUNT_EXPIRED;
+}
+
+/* ---- Requests ------------------------------------------------------------ */
+
+/*
+ * The request leaves its unit; whoever does this completes it, exactly
+ * once.  Context: under kesync_dev.io.lock.
+ */
+static inline void kesync_retire_locked(struct kesync_unit *u,
+					struct kesync_req *req)
+	__must_hold(&u->kdev->io.lock)
+{
+	lockdep_assert_held(&u->kdev->io.lock);
+	req->state = KESYNC_REQ_DONE;
+	if (u->cur == req)
+		u->cur = NULL;
+}
+
+/*
+ * The owner of a STARTING request looks at it before it goes on: a
+ * cancelled request is ended with @cancel_res, and one the controller can
+ * no longer serve with io.err.  Either way it is retired here and the
+ * caller completes it.
+ * Context: under kesync_dev.io.lock; the caller owns @req (STARTING).
+ * Return: 0 to go on, or the result to complete @req with.
+ */
+static inline ssize_t kesync_owner_check_locked(struct kesync_dev *kdev,
+						struct kesync_req *req,
+						ssize_t cancel_res)
+	__must_hold(&kdev->io.lock)
+{
+	ssize_t res = 0;
+
+	lockdep_assert_held(&kdev->io.lock);
+	if (req->cancel) {
+		req->cancelled = true;
+		res = cancel_res;
+	} else if (kdev->io.err) {
+		res = kdev->io.err;
+	}
+	if (res)
+		kesync_retire_locked(req->unit, req);
+	return res;
+}
+
+/*
+ * IoStartNextPacket's dequeue (startio pump): when @u is idle, its next
+ * queued request becomes its current one, owned by the caller (STARTING).
+ * Context: under kesync_dev.io.lock.
+ * Return: the request to StartIo, or NULL.
+ */
+static inline struct kesync_req *kesync_next_req_locked(struct kesync_unit *u)
+	__must_hold(&u->kdev->io.lock)
+{
+	struct kesync_req *req;
+
+	lockdep_assert_held(&u->kdev->io.lock);
+	req = u->cur ? NULL : list_first_entry_or_null(&u->queue,
+						struct kesync_req, node);
+	if (req) {
+		list_del_init(&req->node);
+		u->cur = req;
+		req->state = KESYNC_REQ_STARTING;
+	}
+	return req;
+}
+
+/* ---- The controller object ----------------------------------------------- */
+
+/*
+ * IoAllocateController's bookkeeping: take the free controller object, or
+ * queue @u behind the units already waiting (FIFO), its request @req
+ * (its current one, STARTING) then WAIT_CTRL.
+ * Context: under kesync_dev.io.lock.
+ * Return: true when granted: the caller runs ControllerControl.
+ */
+static inline bool kesync_ctrl_acquire_locked(struct kesync_dev *kdev,
+					      struct kesync_unit *u,
+					      struct kesync_req *req)
+	__must_hold(&kdev->io.lock)
+{
+	lockdep_assert_held(&kdev->io.lock);
+	if (!kdev->io.ctrl_owner) {
+		kdev->io.ctrl_owner = u;
+		return true;
+	}
+	list_add_tail(&u->ctrl_node, &kdev->io.ctrl_waiters);
+	req->state = KESYNC_REQ_WAIT_CTRL;
+	return false;
+}
+
+/*
+ * IoFreeController's bookkeeping: hand the controller object to the unit
+ * that has waited longest; its request becomes STARTING (the caller owns
+ * it: a canceller only flags it).  With no waiter the object is free.
+ * Context: under kesync_dev.io.lock; the caller holds the object.
+ * Return: the new owner, whose ControllerControl the caller runs, or NULL.
+ */
+static inline struct kesync_unit *kesync_ctrl_release_locked(struct kesync_dev *kdev)
+	__must_hold(&kdev->io.lock)
+{
+	struct kesync_unit *next;
+
+	lockdep_assert_held(&kdev->io.lock);
+	next = list_first_entry_or_null(&kdev->io.ctrl_waiters,
+					struct kesync_unit, ctrl_node);
+	if (next) {
+		list_del_init(&next->ctrl_node);
+		next->cur->state = KESYNC_REQ_STARTING;
+	}
+	kdev->io.ctrl_owner = next;
+	return next;
+}
+
+/* ---- The cancel-safe queue ----------------------------------------------- */
+
+/* What a canceller does once it dropped io.lock. */
+enum kesync_cancel_act {
+	KESYNC_CANCEL_NONE,
+	KESYNC_CANCEL_END,		/* end it */
+	KESYNC_CANCEL_END_NEXT,		/* end it, start the unit's next */
+	KESYNC_CANCEL_KICK,		/* kick the DpcForIsr */
+};
+
+/*
+ * The cancel routine's decision: a request on a queue (QUEUED, or its unit
+ * waiting for the controller, WAIT_CTRL) is taken off and retired, for the
+ * canceller to end; one with an owner (STARTING, ACTIVE) is only flagged,
+ * and its owner ends it; a DONE one is left alone.  @removed: remove() has
+ * begun (an ACTIVE request is then failed by remove(), not kicked).
+ * Context: under kesync_dev.io.lock.
+ */
+static inline enum kesync_cancel_act
+kesync_cancel_transition_locked(struct kesync_req *req, bool removed)
+	__must_hold(&req->unit->kdev->io.lock)
+{
+	struct kesync_unit *u = req->unit;
+
+	lockdep_assert_held(&u->kdev->io.lock);
+	switch (req->state) {
+	case KESYNC_REQ_QUEUED:
+		list_del_init(&req->node);
+		req->cancel = true;
+		req->cancelled = true;
+		kesync_retire_locked(u, req);
+		return KESYNC_CANCEL_END;
+	case KESYNC_REQ_WAIT_CTRL:
+		list_del_init(&u->ctrl_node);
+		req->cancel = true;
+		req->cancelled = true;
+		kesync_retire_locked(u, req);
+		return KESYNC_CANCEL_END_NEXT;
+	case KESYNC_REQ_STARTING:
+		req->cancel = true;
+		return KESYNC_CANCEL_NONE;
+	case KESYNC_REQ_ACTIVE:
+		req->cancel = true;
+		return removed ? KESYNC_CANCEL_NONE : KESYNC_CANCEL_KICK;
+	case KESYNC_REQ_DONE:
+		break;
+	}
+	return KESYNC_CANCEL_NONE;
+}
+
+#endif /* _KESYNC_STATE_H */
