@@ -3,7 +3,8 @@
  * kesync: debugfs, /sys/kernel/debug/kesync/<pci address>/:
  *   state	controller, units, current requests, registers, counters
  *   irqoff	how long the ISR and each SynchCritSection held the
- *		interrupt lock: count, mean, max and a histogram
+ *		interrupt lock: count, mean, max and a histogram (counted
+ *		while the irqoff_stats parameter is on)
  *
  * remove() deletes the directory first; debugfs waits for readers, so the
  * registers are still mapped whenever these files are read.
@@ -152,6 +153,8 @@ static int kesync_irqoff_show(struct seq_file *m, void *v)
 	struct kesync_dev *kdev = m->private;
 	unsigned int i, b;
 
+	if (!static_key_enabled(&kesync_irqoff_key))
+		seq_puts(m, "# accounting is off: irqoff_stats=1 turns it on\n");
 	seq_puts(m, "# lock hold time with interrupts off, per routine; histogram buckets:\n");
 	seq_puts(m, "# <256ns <512ns <1us <2us <4us <8us <16us <33us <66us <131us <262us >=262us\n");
 	seq_printf(m, "%-34s %10s %10s %10s  histogram\n", "routine", "count",

@@ -22,6 +22,7 @@
  */
 
 #include <linux/bitops.h>
+#include <linux/jump_label.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/sched/clock.h>
@@ -46,14 +47,32 @@ const char *const kesync_scs_names[KESYNC_SCS_NR] = {
 
 /* ---- Interrupts-off accounting ----------------------------------------- */
 
+/*
+ * On while the irqoff_stats parameter is (kesync-pci.c).  Off, the two
+ * local_clock() calls of each hold are patched out: a static key.
+ */
+DEFINE_STATIC_KEY_FALSE(kesync_irqoff_key);
+
+/* The start of a hold, or 0 when the accounting is off. */
+static u64 kesync_irqoff_start(void)
+{
+	if (static_branch_unlikely(&kesync_irqoff_key))
+		return local_clock();
+	return 0;
+}
+
 static void kesync_irqoff_account(struct kesync_dev *kdev,
 				  enum kesync_scs_id id, u64 t0)
 	__must_hold(&kdev->isr.lock)
 {
 	struct kesync_irqoff *st = &kdev->irqoff[id];
-	u64 ns = local_clock() - t0;
 	unsigned int b = 0;
+	u64 ns;
 
+	/* Off, or switched on during this hold (t0 is 0 then). */
+	if (!static_branch_unlikely(&kesync_irqoff_key) || !t0)
+		return;
+	ns = local_clock() - t0;
 	if (ns >= 256)
 		b = min_t(unsigned int, fls64(ns >> 8),
 			  KESYNC_IRQOFF_BUCKETS - 1);
@@ -72,8 +91,9 @@ static void kesync_irqoff_account(struct kesync_dev *kdev,
  * @ctx: its argument
  *
  * Runs @scs->routine with the interrupt spin lock held and local interrupts
- * off, so it cannot overlap any ISR of the controller on any CPU.  The
- * time the lock is held is accounted to @scs (debugfs "irqoff").
+ * off, so it cannot overlap any ISR of the controller on any CPU.  With
+ * irqoff_stats on, the time the lock is held is accounted to @scs (debugfs
+ * "irqoff").
  *
  * Context: process, softirq or workqueue context (not hardirq); takes
  * kesync_dev.isr.lock, the innermost lock of the driver.
@@ -87,7 +107,7 @@ bool kesync_sync_exec(struct kesync_dev *kdev, const struct kesync_scs *scs,
 	u64 t0;
 
 	spin_lock_irqsave(&kdev->isr.lock, flags);
-	t0 = local_clock();
+	t0 = kesync_irqoff_start();
 	ret = scs->routine(kdev, ctx);
 	kesync_irqoff_account(kdev, scs->id, t0);
 	spin_unlock_irqrestore(&kdev->isr.lock, flags);
@@ -203,7 +223,7 @@ irqreturn_t kesync_isr_unit(int irq, void *data)
 	u64 t0;
 
 	spin_lock(&kdev->isr.lock);
-	t0 = local_clock();
+	t0 = kesync_irqoff_start();
 	r = kesync_unit_poll(u, &s);
 	kesync_irqoff_account(kdev, KESYNC_SCS_ISR, t0);
 	spin_unlock(&kdev->isr.lock);
@@ -245,7 +265,7 @@ irqreturn_t kesync_isr_ctrl(int irq, void *data)
 	u64 t0;
 
 	spin_lock(&kdev->isr.lock);
-	t0 = local_clock();
+	t0 = kesync_irqoff_start();
 	st = kesync_rd(kdev, KESYNC_REG_INTR_STATUS);
 	if (st == ~0u) {			/* surprise removal */
 		spin_unlock(&kdev->isr.lock);
@@ -288,7 +308,7 @@ irqreturn_t kesync_isr_shared(int irq, void *data)
 	u64 t0;
 
 	spin_lock(&kdev->isr.lock);
-	t0 = local_clock();
+	t0 = kesync_irqoff_start();
 	st = kesync_rd(kdev, KESYNC_REG_INTR_STATUS);
 	if (st == ~0u) {
 		spin_unlock(&kdev->isr.lock);

@@ -8,6 +8,7 @@
 
 #include <linux/interrupt.h>
 #include <linux/io.h>
+#include <linux/jump_label.h>
 
 #include "kesync-dev.h"
 
@@ -34,6 +35,9 @@ static inline void kesync_unit_wr(struct kesync_unit *u, u32 reg, u32 val)
 }
 
 /* ---- KeSynchronizeExecution -------------------------------------------- */
+
+/* Interrupts-off accounting on (module parameter irqoff_stats). */
+DECLARE_STATIC_KEY_FALSE(kesync_irqoff_key);
 
 bool kesync_sync_exec(struct kesync_dev *kdev, const struct kesync_scs *scs,
 		      void *ctx);

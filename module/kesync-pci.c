@@ -9,9 +9,11 @@
 #include <linux/dma-mapping.h>
 #include <linux/idr.h>
 #include <linux/iopoll.h>
+#include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/sysfs.h>
 
 #include "kesync-hw.h"
 
@@ -35,6 +37,41 @@ unsigned int kesync_reset_timeout_ms = 1000;
 module_param_named(reset_timeout_ms, kesync_reset_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(reset_timeout_ms,
 		 "how long one controller reset attempt may take (ms); 3 attempts, then the controller is dead");
+
+/*
+ * irqoff_stats: the interrupts-off accounting of debugfs "irqoff".  Off by
+ * default (it reads the clock twice per lock hold); can be switched at any
+ * time through /sys/module/kesync/parameters/irqoff_stats.
+ */
+static int kesync_irqoff_stats_set(const char *val,
+				   const struct kernel_param *kp)
+{
+	bool on;
+	int ret;
+
+	ret = kstrtobool(val, &on);
+	if (ret)
+		return ret;
+	if (on)
+		static_branch_enable(&kesync_irqoff_key);
+	else
+		static_branch_disable(&kesync_irqoff_key);
+	return 0;
+}
+
+static int kesync_irqoff_stats_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%c\n",
+			  static_key_enabled(&kesync_irqoff_key) ? 'Y' : 'N');
+}
+
+static const struct kernel_param_ops kesync_irqoff_stats_ops = {
+	.set = kesync_irqoff_stats_set,
+	.get = kesync_irqoff_stats_get,
+};
+module_param_cb(irqoff_stats, &kesync_irqoff_stats_ops, NULL, 0644);
+MODULE_PARM_DESC(irqoff_stats,
+		 "account how long the ISR and each SynchCritSection keep interrupts off (debugfs irqoff)");
 
 /* Parsed at module load. */
 static int kesync_irq_mode_param;

@@ -206,7 +206,9 @@ if [ "$BENCH_KESYNC" = 1 ]; then
 		for irq in $BENCH_IRQS; do
 			t=kesync/$pump/$irq
 			rmmod kesync 2>/dev/null
-			if ! kesync_load pump="$pump" irq_mode="$irq"; then
+			# irqoff_stats: the debugfs irqoff figures it reports
+			if ! kesync_load pump="$pump" irq_mode="$irq" \
+				irqoff_stats=1; then
 				say LOAD-FAILED target="$t"
 				dmesg | tail -n 20
 				continue

@@ -105,4 +105,66 @@ TEST_F(unit0, device_interrupts_reach_driver)
 	EXPECT_EQ(0, hw.late_dma);
 }
 
+/* The counts of the "isr" and "program_read" lines of debugfs irqoff. */
+static int irqoff_counts(const char *path, unsigned long long *isr,
+			 unsigned long long *rd)
+{
+	FILE *f = fopen(path, "r");
+	unsigned long long c;
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "isr %llu", &c) == 1) {
+			*isr = c;
+			n |= 1;
+		} else if (sscanf(line, "program_read %llu", &c) == 1) {
+			*rd = c;
+			n |= 2;
+		}
+	}
+	fclose(f);
+	return n == 3 ? 0 : -1;
+}
+
+/*
+ * The interrupts-off accounting counts nothing while irqoff_stats is off,
+ * counts each hold once it is on, and the parameter refuses nonsense.
+ */
+TEST_F(unit0, irqoff_stats_switch)
+{
+	static const char param[] = "/sys/module/kesync/parameters/irqoff_stats";
+	unsigned long long isr0, rd0, isr1, rd1;
+	char bdf[64], path[160], was[8] = "";
+	unsigned char buf[512];
+	int fd;
+
+	ASSERT_EQ(0, kt_bdf(bdf, sizeof(bdf)));
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kesync/%s/irqoff", bdf);
+	fd = open(param, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", param, strerror(errno));
+	ASSERT_LT(0, read(fd, was, sizeof(was) - 1));
+	close(fd);
+
+	ASSERT_EQ(0, kt_write_file(param, "0"));
+	ASSERT_EQ(0, irqoff_counts(path, &isr0, &rd0)) TH_LOG("%s", path);
+	ASSERT_EQ(sizeof(buf), pread(self->fd, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, irqoff_counts(path, &isr1, &rd1));
+	EXPECT_EQ(isr0, isr1);
+	EXPECT_EQ(rd0, rd1);
+
+	ASSERT_EQ(0, kt_write_file(param, "1"));
+	ASSERT_EQ(sizeof(buf), pread(self->fd, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, irqoff_counts(path, &isr1, &rd1));
+	EXPECT_LT(isr0, isr1);		/* the completion's interrupt */
+	EXPECT_EQ(rd0 + 1, rd1);	/* one program_read SynchCritSection */
+
+	errno = 0;
+	EXPECT_EQ(-1, kt_write_file(param, "maybe"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, kt_write_file(param, was[0] == 'Y' ? "1" : "0"));
+}
+
 TEST_HARNESS_MAIN
