@@ -29,6 +29,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import irqoff  # noqa: E402  (scripts/irqoff.py)
+
 # Goals, not pass/fail (docs/benchmarks.md).
 TARGETS = {
     "latency_ratio_max": 0.8,     # kesync QD1 4 KiB latency <= 0.8 x nvme
@@ -184,47 +187,9 @@ def fio_metrics(job, direction):
     }
 
 
-# Buckets of the driver's irqoff histogram (module/kesync.h): bucket 0 holds
-# < 256 ns, bucket b < 256 << b ns, the last everything longer.
-IRQOFF_BUCKETS = 12
-IRQOFF_BOUNDS = [256 << b for b in range(IRQOFF_BUCKETS - 1)]
-
-
 def parse_irqoff(text):
-    """debugfs irqoff: 'routine count mean_ns max_ns h0 .. h11' per line.
-    p99_ns is the upper bound of the bucket holding the 99th percentile
-    (the max when that is smaller, or when it is the open last bucket)."""
-    out = {}
-    for l in text.splitlines():
-        toks = l.split()
-        if not toks or l.startswith("#") or toks[0] == "routine":
-            continue
-        if len(toks) < IRQOFF_BUCKETS + 4:
-            continue
-        try:
-            hist = [int(x) for x in toks[-IRQOFF_BUCKETS:]]
-            cnt, mean_ns, max_ns = (int(x) for x in
-                                    toks[-IRQOFF_BUCKETS - 3:-IRQOFF_BUCKETS])
-        except ValueError:
-            continue
-        name = " ".join(toks[:-IRQOFF_BUCKETS - 3])
-        p99 = None
-        total = sum(hist)
-        if total:
-            cum = 0
-            for b, h in enumerate(hist):
-                cum += h
-                if cum >= 0.99 * total:
-                    break
-            if b < len(IRQOFF_BOUNDS):
-                p99, p99_open = min(IRQOFF_BOUNDS[b], max_ns), False
-            else:  # the open last bucket: p99 is at least its lower bound
-                p99, p99_open = IRQOFF_BOUNDS[-1], True
-        else:
-            p99_open = False
-        out[name] = {"count": cnt, "mean_ns": mean_ns, "max_ns": max_ns,
-                     "p99_ns": p99, "p99_at_least": p99_open, "hist": hist}
-    return out
+    """debugfs irqoff: {routine: count, mean_ns, max_ns, p99_ns, ...}."""
+    return irqoff.parse_text(text)
 
 
 def parse_console(path):

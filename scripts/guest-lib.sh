@@ -61,6 +61,21 @@ kesync_test() {
 	_t1=$(cut -d' ' -f1 /proc/uptime)
 	echo "# $_name: rc=$_rc, $(echo "$_t0 $_t1" | awk '{printf "%.1f", $2 - $1}') s"
 	echo "KESYNC-TEST-END $_name rc=$_rc"
+	kesync_irqoff_dump
+	return 0
+}
+
+# kesync_irqoff_dump: the driver's interrupts-off figures so far (debugfs
+# irqoff, cumulative since the module was loaded), one line per routine:
+# "KESYNC-IRQOFF <pci address> <routine> <count> <mean> <max> <histogram>".
+# The runner prints them as figures; nothing passes or fails on them.
+kesync_irqoff_dump() {
+	for _f in /sys/kernel/debug/kesync/*/irqoff; do
+		[ -r "$_f" ] || continue
+		_d=${_f%/irqoff}
+		grep -v -e '^#' -e '^routine ' "$_f" 2>/dev/null |
+			sed "s|^|KESYNC-IRQOFF ${_d##*/} |"
+	done
 	return 0
 }
 

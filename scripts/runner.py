@@ -24,6 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("KESYNC_BUILD", os.path.join(ROOT, "build"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import irqoff  # noqa: E402  (scripts/irqoff.py)
 import qmp  # noqa: E402  (scripts/qmp.py)
 
 # Kernel log lines that fail a guest run, whatever its tests said.
@@ -77,6 +78,7 @@ class Result:
         self.passed = []
         self.failed = []   # (name, detail)
         self.skipped = []
+        self.irqoff = {}   # the boot's irqs-off figures, irqoff.Merger
 
     def merge(self, other):
         self.passed += other.passed
@@ -151,6 +153,10 @@ def guest_job(cfg, seed):
     lines = [". /etc/kesync/lib.sh", "export KESYNC_SEED=%d" % seed]
     if "--host-hook" in cfg["flags"]:
         lines.append("export KESYNC_HOST_HOOK=1")
+    # The driver's interrupts-off accounting, printed as figures after
+    # each boot (kesync_irqoff_dump in scripts/guest-lib.sh).
+    lines.append('export KESYNC_MODPARAMS="${KESYNC_MODPARAMS:-} '
+                 'irqoff_stats=1"')
     lines.append("kesync_job_setup")
     lines.append("kesync_load || echo 'KESYNC-LOAD-FAILED'")
     for t in cfg["tests"]:
@@ -327,6 +333,16 @@ def run_config(cfg, args):
         with open(os.path.join(args.logdir, name + ".host.log"), "w") as f:
             f.write("\n".join(hook.log + hook.errors) + "\n")
 
+    # The interrupts-off figures the guest dumped after each program.
+    merger = irqoff.Merger()
+    for line in log:
+        i = line.find("KESYNC-IRQOFF ")
+        if i >= 0:
+            parts = line[i:].split(None, 2)
+            if len(parts) == 3:
+                merger.add(parts[1], parts[2])
+    res.irqoff = merger.result()
+
     # Per-program TAP between markers.
     cur = None
     body = []
@@ -424,6 +440,51 @@ def run_lint(args):
     return "lint", res, wall
 
 
+def default_jobs():
+    """One boot more than there are CPUs, as memory allows (1 GiB of guest
+    and about 0.5 GiB of QEMU each).  A guest spends much of its time
+    waiting out device timeouts with its vCPUs idle: on 2 cores, 2 boots at
+    a time kept them 30 % busy, 3 at a time take 4 min instead of 5 min 40 s
+    with every timing check still well inside its margin."""
+    try:
+        with open("/proc/meminfo") as f:
+            avail = next(int(ln.split()[1]) for ln in f
+                         if ln.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        avail = 4 << 20
+    return max(1, min((os.cpu_count() or 1) + 1, avail // (3 << 19)))
+
+
+def print_irqoff(figures, args):
+    """The irqs-off figures of every boot: one line per boot here, the
+    whole table in the log directory.  Figures, not tests."""
+    if not figures:
+        return
+    full = ["irqs-off: how long kesync held its interrupt spin lock with "
+            "interrupts off (debugfs irqoff, irqoff_stats=1), per boot and "
+            "routine:", "count, max / p99 in us (p99 = histogram bucket "
+            "bound)", ""]
+    print("\nirqs-off figures (driver debugfs irqoff; us, max / p99 bucket "
+          "bound; debug-kernel boots run under lockdep and KASAN):")
+    print("  %-17s %-20s %s" % ("boot", "ISR", "longest SynchCritSection"))
+    for name, fig in figures:
+        isr = fig.get("isr")
+        scs = [(st["max_ns"], r) for r, st in fig.items() if r != "isr"]
+        worst = max(scs)[1] if scs else None
+        print("  %-17s %-20s %s" % (
+            name, irqoff.fmt(isr) if isr else "-",
+            "%s %s" % (worst.split(" (")[0], irqoff.fmt(fig[worst]))
+            if worst else "-"))
+        full.append(name)
+        for r in sorted(fig, key=lambda r: -fig[r]["max_ns"]):
+            full.append("  %-34s %9d  %s" % (r, fig[r]["count"],
+                                             irqoff.fmt(fig[r])))
+    path = os.path.join(args.logdir, "irqoff.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(full) + "\n")
+    print("  every routine: %s" % path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matrix", default=os.path.join(ROOT, "tests/matrix"))
@@ -438,11 +499,11 @@ def main():
                     default=int(os.environ.get("KESYNC_SEED", "0")) or
                     int(time.time()) % 1000000007,
                     help="seed of all random data (default: the time)")
-    # Two boots at a time by default: much of a guest's time is spent
-    # waiting for timeouts, so two TCG guests share two cores well.
     ap.add_argument("-j", "--jobs", type=int,
-                    default=int(os.environ.get("KESYNC_JOBS", "2")),
-                    help="guest boots at a time (default 2, KESYNC_JOBS)")
+                    default=int(os.environ.get("KESYNC_JOBS", "0")) or
+                    default_jobs(),
+                    help="guest boots at a time (default: CPUs + 1, as "
+                    "memory allows; KESYNC_JOBS)")
     ap.add_argument("--guest-timeout", type=int, default=600)
     ap.add_argument("--guest-opts", default="",
                     help="more run-guest.sh options for every boot, e.g. "
@@ -482,6 +543,7 @@ def main():
               flush=True)
         total.merge(r)
     guest_wall = 0.0
+    figures = []
     if not args.no_guest:
         tg = time.time()
         # The longest boots (the debug kernel's) start first, so they
@@ -495,7 +557,10 @@ def main():
                       % (name, len(r.passed), len(r.failed), len(r.skipped),
                          wall), flush=True)
                 total.merge(r)
+                if r.irqoff:
+                    figures.append((name, r.irqoff))
         guest_wall = time.time() - tg
+    print_irqoff(figures, args)
 
     for name, detail in total.failed:
         print("\n=== FAILED: %s" % name)
