@@ -698,8 +698,9 @@ TEST_F(cx, sigkill_with_many_requests)
 
 /*
  * Long after every cancelled transfer's timeout: no request was counted
- * twice, no timeout fired for a cancelled transfer, the device did no DMA
- * for one (late_dma), and never refused a START.
+ * twice, no timeout fired for a cancelled transfer, no interrupt was lost
+ * or stray but for cancellation races, the device did no DMA for a
+ * cancelled transfer (late_dma), and never refused a START.
  */
 TEST_F_TIMEOUT(cx, zz_ledger_nothing_completed_twice, 30)
 {
@@ -717,7 +718,14 @@ TEST_F_TIMEOUT(cx, zz_ledger_nothing_completed_twice, 30)
 		EXPECT_EQ(L->timeouts[u], KT_D(s1.st[u], L->s0.st[u], timeouts))
 			TH_LOG("unit %u", u);
 		EXPECT_EQ(0, KT_D(s1.st[u], L->s0.st[u], lost_irqs));
-		EXPECT_EQ(0, KT_D(s1.st[u], L->s0.st[u], spurious));
+		/*
+		 * A cancel that raced the transfer's end takes the completion
+		 * from the unit registers (kesync_scs_abort_fn()); its
+		 * interrupt may still come and find nothing new: at most one
+		 * spurious interrupt per cancellation, none otherwise.
+		 */
+		EXPECT_GE(KT_D(s1.st[u], L->s0.st[u], cancels),
+			  KT_D(s1.st[u], L->s0.st[u], spurious)) TH_LOG("unit %u", u);
 		EXPECT_EQ(0, s1.st[u].hw_busy);
 	}
 	EXPECT_EQ(0, s1.hw.late_dma);
