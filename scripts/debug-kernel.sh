@@ -4,8 +4,8 @@
 # from Debian's linux-source-6.1 with kernel/debug.config on an allnoconfig
 # base, kesync built in-tree through the project's Kconfig (=m), and print
 # the build directory.  Cached outside the clone, keyed by the fragment, the
-# source version and this script; the in-tree module is rebuilt when module/
-# changes (an incremental make).
+# patches of kernel/patches, the source version and this script; the in-tree
+# module is rebuilt when module/ changes (an incremental make).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -14,7 +14,13 @@ ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 # Bump RECIPE when a change of this script changes what the kernel build
 # produces (a comment does not), so an edit does not cost a rebuild.
 RECIPE=1
-key=$( { cat "$KESYNC_ROOT/kernel/debug.config"; echo "recipe $RECIPE"; } |
+# Fixes for kernel bugs the debug tier runs into (kernel/patches/, applied
+# in order; each says why): part of the key.
+shopt -s nullglob
+patches=("$KESYNC_ROOT"/kernel/patches/*.patch)
+shopt -u nullglob
+key=$( { cat "$KESYNC_ROOT/kernel/debug.config"; echo "recipe $RECIPE"
+	[ ${#patches[@]} -eq 0 ] || cat "${patches[@]}"; } |
 	sha256sum | cut -c1-12)
 top=$KESYNC_CACHE/debug-kernel/$ver-$key
 src=$top/src
@@ -27,6 +33,10 @@ if [ ! -f "$src/.kesync-ready" ]; then
 	mkdir -p "$top"
 	cp -a "$ksrc" "$src"
 	rm -f "$src/.kesync-unpacked"
+	for p in "${patches[@]}"; do
+		patch -d "$src" -p1 --forward --quiet <"$p" ||
+			die "kernel patch $(basename "$p") does not apply"
+	done
 	# kesync in-tree: drivers/misc/kesync with the project's Kconfig.
 	printf 'source "drivers/misc/kesync/Kconfig"\n' >>"$src/drivers/misc/Kconfig"
 	# shellcheck disable=SC2016 # a make variable, not a shell one

@@ -8,7 +8,7 @@ set -euo pipefail
 # Build tools, QEMU's build dependencies, the guest kernel and its headers,
 # the guest userland, and the checkers used by 'make lint'.
 PKGS=(
-	build-essential dpkg-dev git python3 ninja-build meson pkg-config
+	build-essential dpkg-dev patch git python3 ninja-build meson pkg-config
 	libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev flex bison
 	linux-image-amd64 linux-headers-amd64 kmod
 	busybox-static cpio seabios qemu-system-data

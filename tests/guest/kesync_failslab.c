@@ -12,6 +12,9 @@
  *   call makes fewer than N allocations (fail-nth reads back non-zero).
  * - The same over a sysfs bind (probe runs in the writing task for a
  *   device without a NUMA node): every allocation of probe() fails once.
+ * - The same over insmod, with the device kept unbound (driver_override),
+ *   from kesync_init()'s first allocation to the load's last: a refused
+ *   load leaves no sysfs, debugfs or char device region behind.
  * - failslab through debugfs (probability 100, times 1, a growing "space"
  *   budget, task-filter with /proc/self/make-it-fail): one slab failure
  *   each time later in the bind; the bind fails cleanly or succeeds, and
@@ -611,6 +614,239 @@ TEST_F_TIMEOUT(probe, nth_bind, 240)
 	EXPECT_EQ(0, fails);
 	close(t.fd);
 	final_bind(_metadata, self->bdf, self->units, &self->held);
+}
+
+/* ---- insmod (module init) ------------------------------------------------ */
+
+/* driver_override of the device: a name no driver has keeps it unbound. */
+static int override(const char *bdf, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	return kt_write_file(path, name);
+}
+
+/* What the module makes at init; all of it must go with a failed load. */
+static const char *const init_paths[] = {
+	"/sys/module/" KT_MODULE,
+	"/sys/class/kesync",
+	"/sys/kernel/debug/kesync",
+	KT_DRIVER_DIR,
+};
+
+/* Is the char device region registered (/proc/devices names it)? */
+static int chrdev_registered(void)
+{
+	char line[128], name[64];
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/devices", "r");
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*d %63s", name) == 1 &&
+			!strcmp(name, KT_MODULE);
+	fclose(f);
+	return found;
+}
+
+/* Nothing of the module is left: 0, or -1 (logged). */
+static int module_gone(struct __test_metadata *_metadata, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(init_paths); i++) {
+		if (!access(init_paths[i], F_OK)) {
+			TH_LOG("allocation %u: %s outlived the module", n, init_paths[i]);
+			return -1;
+		}
+	}
+	if (chrdev_registered()) {
+		TH_LOG("allocation %u: the char device region outlived the module", n);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After an insmod under fail-nth: loaded, with the driver registered and
+ * unloading cleanly; or refused with a clean errno, with nothing of the
+ * module left behind.  Return 0, or -1 (logged).
+ */
+static int insmod_outcome(struct __test_metadata *_metadata, unsigned int n,
+			  int r, int e, int injected)
+{
+	if (r == 0) {
+		if (access(KT_DRIVER_DIR, F_OK) || chrdev_registered() != 1) {
+			TH_LOG("allocation %u: loaded without its driver or region", n);
+			return -1;
+		}
+		if (kt_rmmod()) {
+			TH_LOG("allocation %u: rmmod: %s", n, strerror(errno));
+			return -1;
+		}
+	} else if (!injected || !clean_errno(e)) {
+		TH_LOG("allocation %u %s: insmod: %s", n,
+		       injected ? "failed" : "not failed", strerror(e));
+		return -1;
+	}
+	return module_gone(_metadata, n);
+}
+
+FIXTURE(insmod) {
+	char bdf[64];
+	unsigned int units;
+	int overridden;
+	int skip;
+};
+
+/*
+ * The module goes, and the device is kept from binding while it comes
+ * and goes (nth_bind has the probe): what fails is module load and init.
+ */
+FIXTURE_SETUP(insmod)
+{
+	self->skip = 1;
+	if (fi_prepare())
+		SKIP(return, "no fault injection in this kernel (fail-nth, failslab)");
+	self->units = kt_units();
+	ASSERT_LT(0, self->units);
+	ASSERT_EQ(0, kt_bdf(self->bdf, sizeof(self->bdf)));
+	if (irq_proc_missing(self->bdf))
+		SKIP(return, "a bind left a /proc/irq entry out: unbind would WARN");
+	self->skip = 0;
+	/*
+	 * Slab allocations only: the loader's vmalloc()s take pages in bulk
+	 * or one at a time as the per-CPU lists allow, so counting pages
+	 * would move kesync_init()'s allocations from one load to the next.
+	 */
+	fi_write(FAILPAGE_DIR, "min-order", "11");
+	ASSERT_EQ(0, override(self->bdf, "kesync-none"));
+	self->overridden = 1;
+	ASSERT_EQ(0, kt_rmmod()) TH_LOG("rmmod: %s", strerror(errno));
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 0, 10));
+}
+
+FIXTURE_TEARDOWN(insmod)
+{
+	fi_write(FAILPAGE_DIR, "min-order", "0");
+	if (self->overridden)
+		override(self->bdf, "\n");
+	if (!kt_module_loaded())
+		kt_insmod(self->units);
+	else if (access("/dev/kesync0", F_OK))
+		kt_write_file(KT_DRIVER_DIR "/bind", self->bdf);
+}
+
+/* finit_module(2) of kesync.ko with the boot's parameters and @more. */
+static int insmod_with(const char *more)
+{
+	char params[512];
+	int fd, r, e;
+
+	snprintf(params, sizeof(params), "%s %s",
+		 kt_env_str("KESYNC_MODPARAMS", ""), more);
+	fd = open(KT_MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = syscall(SYS_finit_module, fd, params, 0);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+#define NTH_COUNT	1000000	/* never reached: counts a call's allocations */
+
+/* How many allocations one insmod makes, nothing failing; or -1. */
+static long insmod_allocations(struct nth *t, const char *more, int *r)
+{
+	long left;
+	ssize_t n;
+
+	nth_arm(t, NTH_COUNT);
+	*r = insmod_with(more);
+	n = pread(t->fd, t->buf, sizeof(t->buf) - 1, 0);
+	t->buf[n > 0 ? n : 0] = 0;
+	left = n > 0 ? atol(t->buf) : 0;
+	if (pwrite(t->fd, "0", 1, 0) != 1 || left <= 0)
+		return -1;
+	return NTH_COUNT - left;
+}
+
+/*
+ * The Nth allocation of one insmod fails, for every N from kesync_init()'s
+ * first to the load's last; the module ends up loaded or cleanly absent
+ * each time.  The loader's own allocations before kesync_init() are left
+ * alone: the kernel's trace-event code WARNs (panic_on_warn) when one of
+ * those fails.  Where kesync_init() begins is measured: an insmod whose
+ * init fails before it allocates anything (irq_mode=none, refused by
+ * kesync_parse_params()) makes exactly the loader's allocations.  The loop
+ * starts a few before that (the loader's last ones, its sysfs setup, which
+ * unwinds cleanly), for the loader's run-to-run variation.
+ */
+TEST_F_TIMEOUT(insmod, nth_insmod, 300)
+{
+	unsigned int n, start, fails = 0, loads = 0;
+	char map[256] = "";	/* per N: L loaded, E refused with ENOMEM, ? other */
+	long loader, total;
+	double t0 = kt_now();
+	int injected = 1, fd, r;
+	struct nth t;
+
+	if (self->skip)
+		return;
+	ASSERT_LE(0, nth_open(&t));
+	loader = insmod_allocations(&t, "irq_mode=none", &r);
+	ASSERT_EQ(-1, r);
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_LT(0, loader);
+	ASSERT_EQ(0, module_gone(_metadata, 0));
+	total = insmod_allocations(&t, "", &r);
+	ASSERT_EQ(0, r) TH_LOG("insmod: %s", strerror(errno));
+	ASSERT_EQ(0, insmod_outcome(_metadata, 0, r, 0, 0));
+	ASSERT_LT(loader, total);
+	TH_LOG("insmod: %ld allocations, %ld of them the loader's before kesync_init()",
+	       total, loader);
+
+	start = loader > 3 ? loader - 3 : 1;
+	/* Until an insmod makes fewer than N (a later load may make more). */
+	for (n = start; n <= total + NTH_MAX && injected; n++) {
+		int e;
+
+		nth_arm(&t, n);
+		r = kt_insmod_only();
+		e = errno;
+		injected = nth_done(&t);
+		ASSERT_LE(0, injected);
+		loads += r == 0;
+		if (n - start < sizeof(map) - 1)
+			map[n - start] = r == 0 ? 'L' : e == ENOMEM ? 'E' : '?';
+		if (insmod_outcome(_metadata, n, r, e, injected))
+			fails++;
+		if (fails > 10)
+			break;
+		if (kt_now() - t0 > 240) {
+			TH_LOG("stopping at allocation %u: time budget", n);
+			break;
+		}
+	}
+	TH_LOG("insmod: allocations %u to %u failed in turn (%u loads succeeded), %.1f s",
+	       start, n - 2, loads, kt_now() - t0);
+	TH_LOG("outcomes from %u on: %s", start, map);
+	close(t.fd);
+	EXPECT_EQ(0, fails);
+	EXPECT_FALSE(injected) TH_LOG("still allocating after %u", n);
+	/* Without faults: the module loads and, let bind, drives the device. */
+	ASSERT_EQ(0, override(self->bdf, "\n"));
+	self->overridden = 0;
+	ASSERT_EQ(0, kt_insmod(self->units)) TH_LOG("insmod: %s", strerror(errno));
+	fd = kt_open_unit(0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, round_trip(fd, kt_seed ^ 0x175));
+	close(fd);
 }
 
 /* ---- leaks --------------------------------------------------------------- */
