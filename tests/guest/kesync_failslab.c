@@ -784,13 +784,16 @@ static long insmod_allocations(struct nth *t, const char *more, int *r)
  * those fails.  Where kesync_init() begins is measured: an insmod whose
  * init fails before it allocates anything (irq_mode=none, refused by
  * kesync_parse_params()) makes exactly the loader's allocations.  The loop
- * starts a few before that (the loader's last ones, its sysfs setup, which
- * unwinds cleanly), for the loader's run-to-run variation.
+ * starts eight before that (the loader's last ones, its sysfs setup, which
+ * unwinds cleanly): the count varies by a few from one load to the next.
+ * Failing kesync_init()'s first allocation refuses the load, so a refusal
+ * among the first outcomes means the loop began too late.
  */
 TEST_F_TIMEOUT(insmod, nth_insmod, 300)
 {
 	unsigned int n, start, fails = 0, loads = 0;
 	char map[256] = "";	/* per N: L loaded, E refused with ENOMEM, ? other */
+	const char *first;
 	long loader, total;
 	double t0 = kt_now();
 	int injected = 1, fd, r;
@@ -811,7 +814,7 @@ TEST_F_TIMEOUT(insmod, nth_insmod, 300)
 	TH_LOG("insmod: %ld allocations, %ld of them the loader's before kesync_init()",
 	       total, loader);
 
-	start = loader > 3 ? loader - 3 : 1;
+	start = loader > 8 ? loader - 8 : 1;
 	/* Until an insmod makes fewer than N (a later load may make more). */
 	for (n = start; n <= total + NTH_MAX && injected; n++) {
 		int e;
@@ -836,6 +839,10 @@ TEST_F_TIMEOUT(insmod, nth_insmod, 300)
 	TH_LOG("insmod: allocations %u to %u failed in turn (%u loads succeeded), %.1f s",
 	       start, n - 2, loads, kt_now() - t0);
 	TH_LOG("outcomes from %u on: %s", start, map);
+	first = strchr(map, 'E');
+	ASSERT_NE(NULL, first) TH_LOG("no failure reached kesync_init()");
+	/* The loader's last allocations come first: none of them refuses. */
+	EXPECT_LE(3, first - map) TH_LOG("began inside kesync_init()?");
 	close(t.fd);
 	EXPECT_EQ(0, fails);
 	EXPECT_FALSE(injected) TH_LOG("still allocating after %u", n);
