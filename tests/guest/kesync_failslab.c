@@ -260,58 +260,25 @@ FIXTURE_TEARDOWN(fi)
 {
 }
 
-TEST_F(fi, nth_open)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_OPEN);
-}
+/* One test per call: fi.<call>.nth */
+FIXTURE_VARIANT(fi) {
+	enum op_kind op;
+};
 
-TEST_F(fi, nth_pwrite)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_PWRITE);
-}
+FIXTURE_VARIANT_ADD(fi, open) { .op = OP_OPEN };
+FIXTURE_VARIANT_ADD(fi, pwrite) { .op = OP_PWRITE };
+FIXTURE_VARIANT_ADD(fi, pread) { .op = OP_PREAD };
+FIXTURE_VARIANT_ADD(fi, ioctl_info) { .op = OP_INFO };
+FIXTURE_VARIANT_ADD(fi, ioctl_get_timeout) { .op = OP_GET_TIMEOUT };
+FIXTURE_VARIANT_ADD(fi, ioctl_set_timeout) { .op = OP_SET_TIMEOUT };
+FIXTURE_VARIANT_ADD(fi, ioctl_stats) { .op = OP_STATS };
+FIXTURE_VARIANT_ADD(fi, ioctl_hw_stats) { .op = OP_HW_STATS };
+FIXTURE_VARIANT_ADD(fi, ioctl_reset) { .op = OP_RESET };
 
-TEST_F(fi, nth_pread)
+TEST_F(fi, nth)
 {
 	if (!self->skip)
-		nth_loop(_metadata, OP_PREAD);
-}
-
-TEST_F(fi, nth_ioctl_info)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_INFO);
-}
-
-TEST_F(fi, nth_ioctl_get_timeout)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_GET_TIMEOUT);
-}
-
-TEST_F(fi, nth_ioctl_set_timeout)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_SET_TIMEOUT);
-}
-
-TEST_F(fi, nth_ioctl_stats)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_STATS);
-}
-
-TEST_F(fi, nth_ioctl_hw_stats)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_HW_STATS);
-}
-
-TEST_F(fi, nth_ioctl_reset)
-{
-	if (!self->skip)
-		nth_loop(_metadata, OP_RESET);
+		nth_loop(_metadata, variant->op);
 }
 
 /* ---- bind (probe) -------------------------------------------------------- */
@@ -740,24 +707,6 @@ FIXTURE_TEARDOWN(insmod)
 		kt_write_file(KT_DRIVER_DIR "/bind", self->bdf);
 }
 
-/* finit_module(2) of kesync.ko with the boot's parameters and @more. */
-static int insmod_with(const char *more)
-{
-	char params[512];
-	int fd, r, e;
-
-	snprintf(params, sizeof(params), "%s %s",
-		 kt_env_str("KESYNC_MODPARAMS", ""), more);
-	fd = open(KT_MODULE_PATH, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = syscall(SYS_finit_module, fd, params, 0);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
 #define NTH_COUNT	1000000	/* never reached: counts a call's allocations */
 
 /* How many allocations one insmod makes, nothing failing; or -1. */
@@ -767,7 +716,7 @@ static long insmod_allocations(struct nth *t, const char *more, int *r)
 	ssize_t n;
 
 	nth_arm(t, NTH_COUNT);
-	*r = insmod_with(more);
+	*r = kt_insmod_with(more);
 	n = pread(t->fd, t->buf, sizeof(t->buf) - 1, 0);
 	t->buf[n > 0 ? n : 0] = 0;
 	left = n > 0 ? atol(t->buf) : 0;

@@ -819,20 +819,28 @@ static inline int kt_rmmod(void)
 	return syscall(SYS_delete_module, KT_MODULE, O_NONBLOCK);
 }
 
-/* insmod kesync.ko with the boot's parameters. */
-static inline int kt_insmod_only(void)
+/* insmod kesync.ko with the boot's parameters and @more. */
+static inline int kt_insmod_with(const char *more)
 {
-	const char *params = kt_env_str("KESYNC_MODPARAMS", "");
 	int fd = open(KT_MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	char params[512];
 	int r, e;
 
 	if (fd < 0)
 		return -1;
+	snprintf(params, sizeof(params), "%s %s",
+		 kt_env_str("KESYNC_MODPARAMS", ""), more);
 	r = syscall(SYS_finit_module, fd, params, 0);
 	e = errno;
 	close(fd);
 	errno = e;
 	return r;
+}
+
+/* insmod kesync.ko with the boot's parameters. */
+static inline int kt_insmod_only(void)
+{
+	return kt_insmod_with("");
 }
 
 /* insmod, then wait for the nodes of all units. */
