@@ -155,6 +155,7 @@ static int kesync_irqoff_show(struct seq_file *m, void *v)
 
 	if (!static_key_enabled(&kesync_irqoff_key))
 		seq_puts(m, "# accounting is off: irqoff_stats=1 turns it on\n");
+	seq_printf(m, "# since %llu ns (probe)\n", kdev->irqoff_since);
 	seq_puts(m, "# lock hold time with interrupts off, per routine; histogram buckets:\n");
 	seq_puts(m, "# <256ns <512ns <1us <2us <4us <8us <16us <33us <66us <131us <262us >=262us\n");
 	seq_printf(m, "%-34s %10s %10s %10s  histogram\n", "routine", "count",

@@ -378,6 +378,8 @@ struct kesync_unit {
  * @io.stopped: the device can no longer do DMA (reset and bus mastering
  *	off, or gone): active requests are failed without touching it
  * @irqoff: lock-hold statistics, written under @isr.lock
+ * @irqoff_since: local_clock() when they started (probe): debugfs prints
+ *	it, so one binding's figures are not taken for another's
  * @isr: state shared with the ISR, under @isr.lock
  * @isr.lock: the interrupt spin lock
  * @isr.resetting: a controller reset is programmed and not yet finished
@@ -428,6 +430,7 @@ struct kesync_dev {
 	} io;
 
 	struct kesync_irqoff irqoff[KESYNC_SCS_NR];
+	u64 irqoff_since;
 
 	struct {
 		/* the interrupt spin lock: isr, units' isr, irqoff, doorbells */

@@ -48,8 +48,8 @@ const char *const kesync_scs_names[KESYNC_SCS_NR] = {
 /* ---- Interrupts-off accounting ----------------------------------------- */
 
 /*
- * On while the irqoff_stats parameter is (kesync-pci.c).  Off, the two
- * local_clock() calls of each hold are patched out: a static key.
+ * Enabled while the irqoff_stats parameter is on (kesync-pci.c).  While it
+ * is off, the two local_clock() calls of each hold are patched out.
  */
 DEFINE_STATIC_KEY_FALSE(kesync_irqoff_key);
 

@@ -12,6 +12,7 @@
 #include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
@@ -49,7 +50,8 @@ static int kesync_irqoff_stats_set(const char *val,
 	bool on;
 	int ret;
 
-	ret = kstrtobool(val, &on);
+	/* A bare "irqoff_stats" means on, as for a bool parameter. */
+	ret = kstrtobool(val ?: "1", &on);
 	if (ret)
 		return ret;
 	if (on)
@@ -66,6 +68,7 @@ static int kesync_irqoff_stats_get(char *buf, const struct kernel_param *kp)
 }
 
 static const struct kernel_param_ops kesync_irqoff_stats_ops = {
+	.flags = KERNEL_PARAM_OPS_FL_NOARG,
 	.set = kesync_irqoff_stats_set,
 	.get = kesync_irqoff_stats_get,
 };
@@ -426,6 +429,7 @@ static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!kdev)
 		return -ENOMEM;
 	kref_init(&kdev->kref);
+	kdev->irqoff_since = local_clock();
 	kdev->id = ida_alloc(&kesync_ctrl_ida, GFP_KERNEL);
 	if (kdev->id < 0) {
 		ret = kdev->id;

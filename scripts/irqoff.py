@@ -66,23 +66,28 @@ def finish(st):
 
 
 class Merger:
-    """Adds up successive dumps of the cumulative file from one boot.  A
-    count that went down means the module was reloaded: the dump before is
-    the end of that load's figures and is kept."""
+    """Adds up successive dumps of the cumulative file from one boot.  Each
+    dump starts with the device's probe time ('# since N ns'): a new one
+    means the device was probed again (module reload, rebind), so the
+    figures dumped before are that binding's last and are kept."""
 
     def __init__(self):
-        self.done = {}   # (dev, routine) -> figures of ended loads
-        self.last = {}   # (dev, routine) -> latest dump
+        self.done = {}   # (dev, routine) -> figures of ended bindings
+        self.last = {}   # (dev, routine) -> latest dump of this binding
+        self.since = {}  # dev -> probe time of the latest dump
 
     def add(self, dev, line):
-        r = parse_line(line)
-        if not r:
+        toks = line.split()
+        if toks[:2] == ["#", "since"] and len(toks) > 2:
+            if self.since.get(dev) not in (None, toks[2]):
+                for key in [k for k in self.last if k[0] == dev]:
+                    self.done[key] = add(self.done.get(key),
+                                         self.last.pop(key))
+            self.since[dev] = toks[2]
             return
-        key = (dev, r[0])
-        prev = self.last.get(key)
-        if prev and r[1]["count"] < prev["count"]:
-            self.done[key] = add(self.done.get(key), prev)
-        self.last[key] = r[1]
+        r = parse_line(line)
+        if r:
+            self.last[(dev, r[0])] = r[1]
 
     def result(self):
         """{routine: figures} over all devices and loads."""

@@ -441,8 +441,8 @@ def run_lint(args):
 
 
 def default_jobs():
-    """One boot more than there are CPUs, as memory allows (1 GiB of guest
-    and about 0.5 GiB of QEMU each).  A guest spends much of its time
+    """One boot more than there are CPUs, as memory allows (up to 2 GiB of
+    guest, the debug kernel's, and about 0.5 GiB of QEMU each).  A guest spends much of its time
     waiting out device timeouts with its vCPUs idle: on 2 cores, 2 boots at
     a time kept them 30 % busy, 3 at a time take 4 min instead of 5 min 40 s
     with every timing check still well inside its margin."""
@@ -452,7 +452,7 @@ def default_jobs():
                          if ln.startswith("MemAvailable:"))
     except (OSError, StopIteration, ValueError):
         avail = 4 << 20
-    return max(1, min((os.cpu_count() or 1) + 1, avail // (3 << 19)))
+    return max(1, min((os.cpu_count() or 1) + 1, avail // (5 << 19)))
 
 
 def print_irqoff(figures, args):
