@@ -669,10 +669,7 @@ FIXTURE(insmod) {
 	int skip;
 };
 
-/*
- * The module goes, and the device is kept from binding while it comes
- * and goes (nth_bind has the probe): what fails is module load and init.
- */
+/* Only checks: the harness skips the teardown when a setup fails. */
 FIXTURE_SETUP(insmod)
 {
 	self->skip = 1;
@@ -684,11 +681,18 @@ FIXTURE_SETUP(insmod)
 	if (irq_proc_missing(self->bdf))
 		SKIP(return, "a bind left a /proc/irq entry out: unbind would WARN");
 	self->skip = 0;
-	/*
-	 * Slab allocations only: the loader's vmalloc()s take pages in bulk
-	 * or one at a time as the per-CPU lists allow, so counting pages
-	 * would move kesync_init()'s allocations from one load to the next.
-	 */
+}
+
+/*
+ * The module goes, and the device is kept from binding while it comes
+ * and goes (nth_bind has the probe): what fails is module load and init.
+ * Slab allocations only: the loader's vmalloc()s take pages in bulk or one
+ * at a time as the per-CPU lists allow, so counting pages would move
+ * kesync_init()'s allocations from one load to the next.
+ */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void insmod_prepare(struct __test_metadata *_metadata, FIXTURE_DATA(insmod) *self)
+{
 	fi_write(FAILPAGE_DIR, "min-order", "11");
 	ASSERT_EQ(0, override(self->bdf, "kesync-none"));
 	self->overridden = 1;
@@ -709,14 +713,18 @@ FIXTURE_TEARDOWN(insmod)
 
 #define NTH_COUNT	1000000	/* never reached: counts a call's allocations */
 
-/* How many allocations one insmod makes, nothing failing; or -1. */
-static long insmod_allocations(struct nth *t, const char *more, int *r)
+/*
+ * How many allocations one insmod makes, nothing failing; or -1.  *r and
+ * *e are the insmod's result and errno.
+ */
+static long insmod_allocations(struct nth *t, const char *more, int *r, int *e)
 {
 	long left;
 	ssize_t n;
 
 	nth_arm(t, NTH_COUNT);
 	*r = kt_insmod_with(more);
+	*e = errno;
 	n = pread(t->fd, t->buf, sizeof(t->buf) - 1, 0);
 	t->buf[n > 0 ? n : 0] = 0;
 	left = n > 0 ? atol(t->buf) : 0;
@@ -731,8 +739,8 @@ static long insmod_allocations(struct nth *t, const char *more, int *r)
  * each time.  The loader's own allocations before kesync_init() are left
  * alone: the kernel's trace-event code WARNs (panic_on_warn) when one of
  * those fails.  Where kesync_init() begins is measured: an insmod whose
- * init fails before it allocates anything (irq_mode=none, refused by
- * kesync_parse_params()) makes exactly the loader's allocations.  The loop
+ * init fails before it allocates anything (timeout=0, an integer, refused
+ * by kesync_parse_params()) makes exactly the loader's allocations.  The loop
  * starts eight before that (the loader's last ones, its sysfs setup, which
  * unwinds cleanly): the count varies by a few from one load to the next.
  * Failing kesync_init()'s first allocation refuses the load, so a refusal
@@ -740,24 +748,25 @@ static long insmod_allocations(struct nth *t, const char *more, int *r)
  */
 TEST_F_TIMEOUT(insmod, nth_insmod, 300)
 {
-	unsigned int n, start, fails = 0, loads = 0;
+	unsigned int n, start, last = 0, fails = 0, loads = 0;
 	char map[256] = "";	/* per N: L loaded, E refused with ENOMEM, ? other */
 	const char *first;
 	long loader, total;
 	double t0 = kt_now();
-	int injected = 1, fd, r;
+	int injected = 1, fd, r, e;
 	struct nth t;
 
 	if (self->skip)
 		return;
+	insmod_prepare(_metadata, self);
 	ASSERT_LE(0, nth_open(&t));
-	loader = insmod_allocations(&t, "irq_mode=none", &r);
+	loader = insmod_allocations(&t, "timeout=0", &r, &e);
 	ASSERT_EQ(-1, r);
-	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(EINVAL, e);
 	ASSERT_LT(0, loader);
 	ASSERT_EQ(0, module_gone(_metadata, 0));
-	total = insmod_allocations(&t, "", &r);
-	ASSERT_EQ(0, r) TH_LOG("insmod: %s", strerror(errno));
+	total = insmod_allocations(&t, "", &r, &e);
+	ASSERT_EQ(0, r) TH_LOG("insmod: %s", strerror(e));
 	ASSERT_EQ(0, insmod_outcome(_metadata, 0, r, 0, 0));
 	ASSERT_LT(loader, total);
 	TH_LOG("insmod: %ld allocations, %ld of them the loader's before kesync_init()",
@@ -766,13 +775,13 @@ TEST_F_TIMEOUT(insmod, nth_insmod, 300)
 	start = loader > 8 ? loader - 8 : 1;
 	/* Until an insmod makes fewer than N (a later load may make more). */
 	for (n = start; n <= total + NTH_MAX && injected; n++) {
-		int e;
-
 		nth_arm(&t, n);
 		r = kt_insmod_only();
 		e = errno;
 		injected = nth_done(&t);
 		ASSERT_LE(0, injected);
+		if (injected)
+			last = n;
 		loads += r == 0;
 		if (n - start < sizeof(map) - 1)
 			map[n - start] = r == 0 ? 'L' : e == ENOMEM ? 'E' : '?';
@@ -786,7 +795,7 @@ TEST_F_TIMEOUT(insmod, nth_insmod, 300)
 		}
 	}
 	TH_LOG("insmod: allocations %u to %u failed in turn (%u loads succeeded), %.1f s",
-	       start, n - 2, loads, kt_now() - t0);
+	       start, last, loads, kt_now() - t0);
 	TH_LOG("outcomes from %u on: %s", start, map);
 	first = strchr(map, 'E');
 	ASSERT_NE(NULL, first) TH_LOG("no failure reached kesync_init()");

@@ -129,42 +129,62 @@ static int irqoff_counts(const char *path, unsigned long long *isr,
 	return n == 3 ? 0 : -1;
 }
 
+#define IRQOFF_PARAM	"/sys/module/kesync/parameters/irqoff_stats"
+
+/* The parameter as the boot set it, put back whatever the test did. */
+FIXTURE(irqoff) {
+	int fd;
+	char was[8];
+};
+
+FIXTURE_SETUP(irqoff)
+{
+	int pfd;
+
+	self->fd = open("/dev/kesync0", O_RDWR);
+	ASSERT_LE(0, self->fd) TH_LOG("open /dev/kesync0: %s", strerror(errno));
+	memset(self->was, 0, sizeof(self->was));
+	pfd = open(IRQOFF_PARAM, O_RDONLY);
+	ASSERT_LE(0, pfd) TH_LOG("%s: %s", IRQOFF_PARAM, strerror(errno));
+	ASSERT_LT(0, read(pfd, self->was, sizeof(self->was) - 1));
+	close(pfd);
+}
+
+FIXTURE_TEARDOWN(irqoff)
+{
+	kt_write_file(IRQOFF_PARAM, self->was[0] == 'Y' ? "1" : "0");
+	close(self->fd);
+}
+
 /*
  * The interrupts-off accounting counts nothing while irqoff_stats is off,
  * counts each hold once it is on, and the parameter refuses nonsense.
  */
-TEST_F(unit0, irqoff_stats_switch)
+TEST_F(irqoff, irqoff_stats_switch)
 {
-	static const char param[] = "/sys/module/kesync/parameters/irqoff_stats";
 	unsigned long long isr0, rd0, isr1, rd1;
-	char bdf[64], path[160], was[8] = "";
+	char bdf[64], path[160];
 	unsigned char buf[512];
-	int fd;
 
 	ASSERT_EQ(0, kt_bdf(bdf, sizeof(bdf)));
 	snprintf(path, sizeof(path), "/sys/kernel/debug/kesync/%s/irqoff", bdf);
-	fd = open(param, O_RDONLY);
-	ASSERT_LE(0, fd) TH_LOG("%s: %s", param, strerror(errno));
-	ASSERT_LT(0, read(fd, was, sizeof(was) - 1));
-	close(fd);
 
-	ASSERT_EQ(0, kt_write_file(param, "0"));
+	ASSERT_EQ(0, kt_write_file(IRQOFF_PARAM, "0"));
 	ASSERT_EQ(0, irqoff_counts(path, &isr0, &rd0)) TH_LOG("%s", path);
 	ASSERT_EQ(sizeof(buf), pread(self->fd, buf, sizeof(buf), 0));
 	ASSERT_EQ(0, irqoff_counts(path, &isr1, &rd1));
 	EXPECT_EQ(isr0, isr1);
 	EXPECT_EQ(rd0, rd1);
 
-	ASSERT_EQ(0, kt_write_file(param, "1"));
+	ASSERT_EQ(0, kt_write_file(IRQOFF_PARAM, "1"));
 	ASSERT_EQ(sizeof(buf), pread(self->fd, buf, sizeof(buf), 0));
 	ASSERT_EQ(0, irqoff_counts(path, &isr1, &rd1));
 	EXPECT_LT(isr0, isr1);		/* the completion's interrupt */
 	EXPECT_EQ(rd0 + 1, rd1);	/* one program_read SynchCritSection */
 
 	errno = 0;
-	EXPECT_EQ(-1, kt_write_file(param, "maybe"));
+	EXPECT_EQ(-1, kt_write_file(IRQOFF_PARAM, "maybe"));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(0, kt_write_file(param, was[0] == 'Y' ? "1" : "0"));
 }
 
 TEST_HARNESS_MAIN
