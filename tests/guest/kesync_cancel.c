@@ -105,11 +105,7 @@ FIXTURE_TEARDOWN(cx)
 
 static void op_init(struct kt_op *op, unsigned int unit, enum kt_sigmode m)
 {
-	memset(op, 0, sizeof(*op));
-	op->unit = unit;
-	op->len = LEN;
-	op->off = 4096;
-	op->seed = SEED(unit);
+	kt_op_init(op, unit, LEN, 4096, SEED(unit));
 	op->sigmode = m;
 }
 

@@ -267,11 +267,7 @@ TEST_F_TIMEOUT(conc, controller_serialises_units, 60)
 	for (u = 0; u < 2; u++)
 		ASSERT_EQ(0, kt_fault(fds[u], KESYNC_FAULT_LATE, 1, 500000));
 	for (u = 0; u < 2; u++) {
-		memset(&op[u], 0, sizeof(op[u]));
-		op[u].unit = u;
-		op[u].len = 65536;
-		op[u].off = 8192;
-		op[u].seed = kt_seed ^ (0x5e1 + u);
+		kt_op_init(&op[u], u, 65536, 8192, kt_seed ^ (0x5e1 + u));
 		ASSERT_EQ(0, kt_op_start(&op[u]));
 	}
 	for (u = 0; u < 2; u++) {

@@ -400,16 +400,32 @@ FIXTURE(probe) {
 	int skip;
 };
 
+/*
+ * What the bind and insmod tests need: fault injection, and the device
+ * bound with every vector's /proc/irq entry (else an unbind WARNs, see
+ * irq_proc_missing()).  Return NULL, or why the tests are skipped.
+ */
+static const char *fi_device_ready(struct __test_metadata *_metadata,
+				   char *bdf, size_t len, unsigned int *units)
+{
+	if (fi_prepare())
+		return "no fault injection in this kernel (fail-nth, failslab)";
+	*units = kt_units();
+	ASSERT_LT(0, *units);
+	ASSERT_EQ(0, kt_bdf(bdf, len));
+	if (irq_proc_missing(bdf))
+		return "a bind left a /proc/irq entry out: unbind would WARN";
+	return NULL;
+}
+
 FIXTURE_SETUP(probe)
 {
+	const char *why;
+
 	self->skip = 1;
-	if (fi_prepare())
-		SKIP(return, "no fault injection in this kernel (fail-nth, failslab)");
-	self->units = kt_units();
-	ASSERT_LT(0, self->units);
-	ASSERT_EQ(0, kt_bdf(self->bdf, sizeof(self->bdf)));
-	if (irq_proc_missing(self->bdf))
-		SKIP(return, "a bind left a /proc/irq entry out: unbind would WARN");
+	why = fi_device_ready(_metadata, self->bdf, sizeof(self->bdf), &self->units);
+	if (why)
+		SKIP(return, "%s", why);
 	self->skip = 0;
 	ASSERT_EQ(0, kt_write_file(KT_DRIVER_DIR "/unbind", self->bdf));
 	self->unbound = 1;
@@ -672,14 +688,12 @@ FIXTURE(insmod) {
 /* Only checks: the harness skips the teardown when a setup fails. */
 FIXTURE_SETUP(insmod)
 {
+	const char *why;
+
 	self->skip = 1;
-	if (fi_prepare())
-		SKIP(return, "no fault injection in this kernel (fail-nth, failslab)");
-	self->units = kt_units();
-	ASSERT_LT(0, self->units);
-	ASSERT_EQ(0, kt_bdf(self->bdf, sizeof(self->bdf)));
-	if (irq_proc_missing(self->bdf))
-		SKIP(return, "a bind left a /proc/irq entry out: unbind would WARN");
+	why = fi_device_ready(_metadata, self->bdf, sizeof(self->bdf), &self->units);
+	if (why)
+		SKIP(return, "%s", why);
 	self->skip = 0;
 }
 

@@ -272,9 +272,7 @@ TEST_F_TIMEOUT(life, unbind_with_hung_transfer, 60)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, kt_set_timeout(fd, 30));
 	ASSERT_EQ(0, kt_fault(fd, KESYNC_FAULT_HANG, 1, 0));
-	memset(&op, 0, sizeof(op));
-	op.len = LEN;
-	op.off = 0;
+	kt_op_init(&op, 0, LEN, 0, 0);
 	ASSERT_EQ(0, kt_op_start(&op));
 	ASSERT_EQ(0, kt_op_blocked(&op, 5));
 	t0 = kt_now();

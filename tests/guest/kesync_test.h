@@ -641,6 +641,17 @@ struct kt_op {
 	int reaped;
 };
 
+/* A read of @len bytes at @off of @unit, checked against @seed's pattern. */
+static inline void kt_op_init(struct kt_op *op, unsigned int unit, size_t len,
+			      uint64_t off, uint64_t seed)
+{
+	memset(op, 0, sizeof(*op));
+	op->unit = unit;
+	op->len = len;
+	op->off = off;
+	op->seed = seed;
+}
+
 /* checkpatch-ok: VOLATILE: written by a signal handler (C11 7.14.1.1) */
 static volatile sig_atomic_t kt_nsig;
 

@@ -188,18 +188,11 @@ TEST_F_TIMEOUT(tmo, neighbours_wait_out_a_hang, 40)
 	}
 	ASSERT_EQ(0, kt_snap(&s0));
 	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_HANG, 1, 0));
-	memset(&a, 0, sizeof(a));
-	a.len = LEN;
-	a.off = 4096;
-	a.seed = kt_seed ^ 0x01d;
+	kt_op_init(&a, 0, LEN, 4096, kt_seed ^ 0x01d);
 	ASSERT_EQ(0, kt_op_start(&a));
 	ASSERT_EQ(0, kt_op_blocked(&a, 5));
 	for (u = 1; u < units; u++) {
-		memset(&nb[u], 0, sizeof(nb[u]));
-		nb[u].unit = u;
-		nb[u].len = LEN;
-		nb[u].off = 3 * LEN;
-		nb[u].seed = kt_seed ^ (0xab0 + u);
+		kt_op_init(&nb[u], u, LEN, 3 * LEN, kt_seed ^ (0xab0 + u));
 		ASSERT_EQ(0, kt_op_start(&nb[u]));
 	}
 	ASSERT_EQ(1, kt_op_wait(&a, 1 + 1 + MARGIN + 1));
@@ -531,18 +524,11 @@ TEST_F_TIMEOUT(tmo, stuck_reset_after_hang, 40)
 	ASSERT_EQ(0, kt_snap(&s0));
 	ASSERT_EQ(0, kt_fault_ex(self->fd, KESYNC_FAULT_HANG, 1, 0,
 				 KESYNC_FAULT_F_RESET_DELAY, delay_us));
-	memset(&a, 0, sizeof(a));
-	a.len = LEN;
-	a.off = 4096;
-	a.seed = kt_seed ^ 0x01d;
+	kt_op_init(&a, 0, LEN, 4096, kt_seed ^ 0x01d);
 	ASSERT_EQ(0, kt_op_start(&a));
 	ASSERT_EQ(0, kt_op_blocked(&a, 5));
 	if (self->nfd >= 0) {
-		memset(&nb, 0, sizeof(nb));
-		nb.unit = 1;
-		nb.len = LEN;
-		nb.off = 4096;
-		nb.seed = kt_seed ^ 0x01e;
+		kt_op_init(&nb, 1, LEN, 4096, kt_seed ^ 0x01e);
 		ASSERT_EQ(0, kt_op_start(&nb));
 	}
 	ASSERT_EQ(1, kt_op_wait(&a, 1 + 1 + MARGIN + delay_us / 1e6 + 2));
@@ -602,10 +588,7 @@ TEST_F_TIMEOUT(tmo, user_reset_during_transfer, 30)
 
 	ASSERT_EQ(0, kt_set_timeout(self->fd, 5));
 	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_LATE, 1, 1500000));
-	memset(&a, 0, sizeof(a));
-	a.len = LEN;
-	a.off = 4096;
-	a.seed = kt_seed ^ 0x01d;
+	kt_op_init(&a, 0, LEN, 4096, kt_seed ^ 0x01d);
 	ASSERT_EQ(0, kt_op_start(&a));
 	ASSERT_EQ(0, kt_op_blocked(&a, 5));
 	ASSERT_EQ(0, ioctl(self->fd, KESYNC_IOC_RESET)) TH_LOG("%s", strerror(errno));
