@@ -46,6 +46,7 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "qom/object.h"
+#include "sysemu/runstate.h"
 #include "trace.h"
 #include "standard-headers/misc/kesync_hw.h"
 
@@ -73,7 +74,7 @@ enum KesyncPhase {
 /* What the transfer timer does when it fires. */
 enum KesyncTimerEvent {
     KESYNC_TEV_FINISH = 0,  /* data DMA and completion */
-    KESYNC_TEV_SPURIOUS = 1,/* KESYNC_FAULT_SPURIOUS: interrupt only */
+    KESYNC_TEV_SPURIOUS = 1, /* KESYNC_FAULT_SPURIOUS: interrupt only */
 };
 
 typedef struct KesyncUnit {
@@ -134,6 +135,8 @@ struct KesyncState {
 
     MemoryRegion mmio;
     QEMUBH *bh;             /* descriptor fetch, record/interrupt delivery */
+    VMChangeStateEntry *vmsc;
+    bool resume_bh;         /* loaded with work for the BH: run it on resume */
     QEMUTimer xfer_timer;   /* the transfer's due time (or half of it) */
     QEMUTimer reset_timer;  /* end of a controller reset */
 
@@ -593,6 +596,9 @@ static uint32_t kesync_data_dma(KesyncState *s, uint64_t gen, uint32_t want,
         if (x->misdirect) {
             if (addr + KESYNC_MISDIRECT_OFFSET < addr) {
                 s->stat_dma_errors++;
+                trace_kesync_err_dma(x->unit, addr, n, MEMTX_DECODE_ERROR);
+                qemu_log_mask(LOG_GUEST_ERROR, "kesync: unit %u: misdirected "
+                              "DMA at 0x%" PRIx64 " wraps\n", x->unit, addr);
                 return KESYNC_ERR_DMA;
             }
             addr += KESYNC_MISDIRECT_OFFSET;
@@ -1292,10 +1298,16 @@ static int kesync_post_load(void *opaque, int version_id)
     if (x->phase > KESYNC_PH_HANG || x->timer_event > KESYNC_TEV_SPURIOUS) {
         return -EINVAL;
     }
+    /*
+     * The transfer timer and the data DMA trust x->unit and the descriptor
+     * whenever live_gen is set, and only kesync_release() goes idle (and
+     * clears live_gen at the same time).
+     */
+    if (x->unit >= s->conf.units ||
+        (x->phase == KESYNC_PH_IDLE && s->live_gen)) {
+        return -EINVAL;
+    }
     if (x->phase != KESYNC_PH_IDLE) {
-        if (x->unit >= s->conf.units) {
-            return -EINVAL;
-        }
         if (x->phase != KESYNC_PH_FETCH &&
             (x->nsegs == 0 || x->nsegs > s->conf.max_segs ||
              x->len > s->conf.max_xfer || x->offset > s->conf.unit_size ||
@@ -1305,17 +1317,34 @@ static int kesync_post_load(void *opaque, int version_id)
         }
     }
     for (u = 0; u < KESYNC_MAX_UNITS; u++) {
-        if (s->unit[u].armed_kind > KESYNC_FAULT_KIND_MAX) {
+        if (s->unit[u].armed_kind > KESYNC_FAULT_KIND_MAX ||
+            s->unit[u].fault_kind > KESYNC_FAULT_KIND_MAX) {
             return -EINVAL;
         }
         if (s->unit[u].note_pending) {
-            qemu_bh_schedule(s->bh);
+            s->resume_bh = true;
         }
     }
     if (x->phase == KESYNC_PH_FETCH) {
-        qemu_bh_schedule(s->bh);
+        s->resume_bh = true;
     }
     return 0;
+}
+
+/*
+ * Work the BH had queued (a fetch, records and interrupts) waits for the
+ * VM to run: during the load, other devices (the IOMMU, the interrupt
+ * controllers) and, with postcopy, guest RAM may not be there yet.
+ */
+static void kesync_vm_state_change(void *opaque, bool running,
+                                   RunState state)
+{
+    KesyncState *s = opaque;
+
+    if (running && s->resume_bh) {
+        s->resume_bh = false;
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 static const VMStateDescription vmstate_kesync_unit = {
@@ -1523,6 +1552,7 @@ static void kesync_realize(PCIDevice *pdev, Error **errp)
                                 &DEVICE(s)->mem_reentrancy_guard);
     timer_init_ns(&s->xfer_timer, QEMU_CLOCK_VIRTUAL, kesync_xfer_timer, s);
     timer_init_ns(&s->reset_timer, QEMU_CLOCK_VIRTUAL, kesync_reset_timer, s);
+    s->vmsc = qemu_add_vm_change_state_handler(kesync_vm_state_change, s);
 }
 
 static void kesync_exit(PCIDevice *pdev)
@@ -1530,6 +1560,7 @@ static void kesync_exit(PCIDevice *pdev)
     KesyncState *s = KESYNC_PCI(pdev);
     unsigned u;
 
+    qemu_del_vm_change_state_handler(s->vmsc);
     timer_del(&s->xfer_timer);
     timer_del(&s->reset_timer);
     qemu_bh_delete(s->bh);
