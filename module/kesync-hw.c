@@ -461,7 +461,7 @@ static bool kesync_scs_reset_finish_fn(struct kesync_dev *kdev, void *ctx)
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 
-		u->isr.seen_seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+		kesync_unit_resync_seq(u);
 		if (u->isr.reset_hit)
 			__set_bit(i, &f->kick);
 	}

@@ -34,6 +34,28 @@ static inline void kesync_unit_wr(struct kesync_unit *u, u32 reg, u32 val)
 	writel(val, u->regs + reg);
 }
 
+/**
+ * kesync_unit_resync_seq - start counting completions from the device's SEQ
+ * @u: the unit
+ *
+ * SEQ survives controller resets and driver reloads, the completion record
+ * does not (fresh, zeroed memory at probe; a record the reset dropped): set
+ * the record's seq to SEQ too, or the next poll of the record (a spurious
+ * interrupt, the IoTimer of a hung transfer) takes the stale record for a
+ * new completion.  Nothing can write the record meanwhile.
+ *
+ * Context: probe before the interrupts are requested, or under
+ * kesync_dev.isr.lock once a controller reset has finished.
+ */
+static inline void kesync_unit_resync_seq(struct kesync_unit *u)
+{
+	u32 seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+
+	u->isr.seen_seq = seq;
+	if (u->kdev->has_records)
+		WRITE_ONCE(u->rec->seq, cpu_to_le32(seq));
+}
+
 /* ---- KeSynchronizeExecution -------------------------------------------- */
 
 /* Interrupts-off accounting on (module parameter irqoff_stats). */

@@ -218,7 +218,7 @@ static int kesync_hw_init(struct kesync_dev *kdev)
 			       lower_32_bits(u->desc_dma));
 		kesync_unit_wr(u, KESYNC_UNIT_DESC_HI,
 			       upper_32_bits(u->desc_dma));
-		u->isr.seen_seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
+		kesync_unit_resync_seq(u);
 	}
 	kdev->intr_mask = GENMASK(kdev->nunits - 1, 0) | KESYNC_INTR_CTRL_MASK;
 	return 0;

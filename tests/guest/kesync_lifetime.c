@@ -265,7 +265,9 @@ TEST_F_TIMEOUT(life, unbind_bind_during_io, 90)
 /* A hung transfer does not hold up the unbind until its timeout. */
 TEST_F_TIMEOUT(life, unbind_with_hung_transfer, 60)
 {
+	struct kesync_stats s0, s1;
 	struct kt_op op;
+	uint8_t b[4096];
 	double t0, dt;
 	int fd = kt_open_unit(0);
 
@@ -294,6 +296,22 @@ TEST_F_TIMEOUT(life, unbind_with_hung_transfer, 60)
 	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
 	fd = kt_open_unit(0);
 	ASSERT_LE(0, fd);
+	/*
+	 * The unit's SEQ went on counting before the rebind; the new
+	 * completion record starts zeroed.  The first transfer after the
+	 * probe hangs: the IoTimer's poll must not take the record for a
+	 * completion (-EIO, a tag mismatch) but time it out.
+	 */
+	ASSERT_EQ(0, kt_stats(fd, &s0));
+	ASSERT_EQ(0, kt_set_timeout(fd, 1));
+	ASSERT_EQ(0, kt_fault(fd, KESYNC_FAULT_HANG, 1, 0));
+	errno = 0;
+	EXPECT_EQ(-1, pread(fd, b, sizeof(b), 0));
+	EXPECT_EQ(ETIMEDOUT, errno) TH_LOG("first transfer after the probe: %s",
+					   strerror(errno));
+	ASSERT_EQ(0, kt_stats(fd, &s1));
+	EXPECT_EQ(1, KT_D(s1, s0, timeouts));
+	EXPECT_EQ(0, KT_D(s1, s0, lost_irqs));
 	EXPECT_EQ(LEN, kt_pwrite_pat(fd, LEN, 0, kt_seed ^ 0xb1d));
 	EXPECT_EQ(0, kt_pread_check(fd, LEN, 0, kt_seed ^ 0xb1d));
 	close(fd);
