@@ -125,7 +125,9 @@ args=(-nodefaults -nographic -no-reboot -m "$mem" -smp "$smp"
 	-accel "$accel" -cpu max
 	-L /usr/share/seabios -L /usr/share/qemu
 	-kernel "$kernel" -initrd "$work/initrd.gz")
-cmdline="console=ttyS0,115200 panic=-1 oops=panic loglevel=4 quiet rdinit=/init"
+# log_buf_len: the runner scans the whole kernel log after the job; the
+# fault-injection loops write a lot of it.
+cmdline="console=ttyS0,115200 panic=-1 oops=panic loglevel=4 quiet log_buf_len=16M rdinit=/init"
 if [ "$iommu" = 1 ]; then
 	args+=(-machine q35 -device intel-iommu)
 	cmdline="$cmdline intel_iommu=on iommu.strict=1"

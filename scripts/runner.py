@@ -362,8 +362,8 @@ def run_config(cfg, args):
             elif rc in (124, 137):
                 res.failed.append(("%s: killed at its settings timeout" % prog,
                                    "\n".join(body[-80:])))
-            elif plan is not None and seen < plan:
-                res.failed.append(("%s: %d of %d tests reported (rc=%d)" %
+            elif plan is None or seen != plan:
+                res.failed.append(("%s: %d tests reported, plan %s (rc=%d)" %
                                    (prog, seen, plan, rc),
                                    "\n".join(body[-80:])))
             elif rc not in (0, 4) and nfail == 0:
@@ -413,10 +413,13 @@ def run_tap_command(label, cmd, args, env=None, cwd=None):
     except OSError as e:
         out, rc = str(e), -1
     lines = out.splitlines()
-    seen, nfail, _ = parse_tap(label, lines, res)
+    seen, nfail, plan = parse_tap(label, lines, res)
     if seen == 0 or (rc != 0 and nfail == 0):
         res.failed.append(("%s: exited rc=%d" % (label, rc),
                            "\n".join(lines[-80:])))
+    elif plan != seen:
+        res.failed.append(("%s: %d tests reported, plan %s" %
+                           (label, seen, plan), "\n".join(lines[-80:])))
     with open(os.path.join(args.logdir, label.replace("/", "-") + ".log"),
               "w") as f:
         f.write(out)

@@ -15,14 +15,22 @@
 
 #define LEN 16384
 
+/*
+ * The 6.1 harness runs the test body after a SKIP() in FIXTURE_SETUP:
+ * the bodies return at once when the setup skipped.
+ */
 FIXTURE(neg) {
 	int fd;
+	int skip;
 };
 
 FIXTURE_SETUP(neg)
 {
+	self->fd = -1;
+	self->skip = 1;
 	if (!kt_iommu())
 		SKIP(return, "no IOMMU in this boot: a misdirected DMA would hit RAM");
+	self->skip = 0;
 	self->fd = kt_open_unit(0);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(LEN, kt_pwrite_pat(self->fd, LEN, 0, kt_seed ^ 0x4e9));
@@ -30,7 +38,7 @@ FIXTURE_SETUP(neg)
 
 FIXTURE_TEARDOWN(neg)
 {
-	if (kt_iommu())
+	if (self->fd >= 0)
 		close(self->fd);
 }
 
@@ -74,12 +82,14 @@ static void misdirect(struct __test_metadata *_metadata, int fd, int wr)
 
 TEST_F(neg, misdirected_read_faults)
 {
-	misdirect(_metadata, self->fd, 0);
+	if (!self->skip)
+		misdirect(_metadata, self->fd, 0);
 }
 
 TEST_F(neg, misdirected_write_faults)
 {
-	misdirect(_metadata, self->fd, 1);
+	if (!self->skip)
+		misdirect(_metadata, self->fd, 1);
 }
 
 KT_FINAL_HEALTH_TEST(1)

@@ -24,7 +24,8 @@ if [ ! -f "$res" ]; then
 		echo "1..0 # SKIP no KUnit suite: kesync-kunit.ko not in the initramfs (CONFIG_KESYNC_KUNIT_TEST unset)"
 		exit 4
 	fi
-	dmesg -c >/dev/null 2>&1
+	# Never clear the kernel log: the runner scans all of it afterwards.
+	before=$(dmesg | wc -l)
 	if ! insmod "$ko" >/tmp/kunit-insmod.out 2>&1; then
 		sed 's/^/# /' /tmp/kunit-insmod.out
 		echo "1..1"
@@ -35,7 +36,7 @@ if [ ! -f "$res" ]; then
 	if [ -f "$res" ]; then
 		cat "$res" >/tmp/kunit-results
 	else
-		dmesg >/tmp/kunit-results
+		dmesg | tail -n "+$((before + 1))" >/tmp/kunit-results
 	fi
 	rmmod kesync_kunit 2>/dev/null
 	if grep -q 'kunit: disabled' /tmp/kunit-results; then

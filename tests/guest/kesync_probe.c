@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,88 @@ TEST_F(unit0, device_interrupts_reach_driver)
 	EXPECT_LT(0, hw.xfers);
 	EXPECT_EQ(0, st.lost_irqs);
 	EXPECT_EQ(0, hw.late_dma);
+}
+
+/* A sysfs file's first word into @out; -1 when it cannot be read. */
+static int read_word(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%63s", out) == 1 && strlen(out) < len;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The sysfs files say what the ioctls say: the unit's timeout (and its
+ * store validates like KESYNC_IOC_SET_TIMEOUT), every counter of
+ * KESYNC_IOC_STATS, the controller's interrupt mode, pump and units.
+ */
+TEST_F(unit0, sysfs_matches_ioctls)
+{
+	static const char *const irq_names[] = { "msix", "msi", "intx" };
+	static const char *const pump_names[] = { "startio", "thread" };
+	const char *cls = "/sys/class/kesync/kesync0";
+	struct kesync_info info;
+	struct kesync_stats st;
+	char path[160], w[64], bdf[64];
+	unsigned int was;
+	static const struct {
+		const char *name;
+		size_t off;
+	} stats[] = {
+#define S(f) { #f, offsetof(struct kesync_stats, f) }
+		S(requests), S(bytes), S(partials), S(timeouts), S(lost_irqs),
+		S(resets), S(cancels), S(ctrl_waits), S(spurious), S(errors),
+		S(short_xfers), S(hw_busy),
+#undef S
+	};
+	unsigned int i;
+
+	ASSERT_EQ(0, ioctl(self->fd, KESYNC_IOC_INFO, &info));
+	snprintf(path, sizeof(path), "%s/timeout", cls);
+	ASSERT_EQ(0, read_word(path, w, sizeof(w))) TH_LOG("%s", path);
+	EXPECT_EQ(info.timeout, strtoul(w, NULL, 0));
+	was = info.timeout;
+	ASSERT_EQ(0, kt_write_file(path, "7"));
+	EXPECT_EQ(7, kt_get_timeout(self->fd));
+	errno = 0;
+	EXPECT_EQ(-1, kt_write_file(path, "0"));
+	EXPECT_EQ(EINVAL, errno);
+	snprintf(w, sizeof(w), "%u", KESYNC_TIMEOUT_MAX + 1);
+	errno = 0;
+	EXPECT_EQ(-1, kt_write_file(path, w));
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(-1, kt_write_file(path, "soon"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(7, kt_get_timeout(self->fd));
+	EXPECT_EQ(0, kt_set_timeout(self->fd, was));
+
+	/* Nothing runs on the unit between the ioctl and the files. */
+	ASSERT_EQ(0, ioctl(self->fd, KESYNC_IOC_STATS, &st));
+	for (i = 0; i < ARRAY_SIZE(stats); i++) {
+		snprintf(path, sizeof(path), "%s/stats/%s", cls, stats[i].name);
+		ASSERT_EQ(0, read_word(path, w, sizeof(w))) TH_LOG("%s", path);
+		EXPECT_EQ(*(const __u64 *)((const char *)&st + stats[i].off),
+			  strtoull(w, NULL, 0)) TH_LOG("%s", stats[i].name);
+	}
+
+	ASSERT_EQ(0, kt_bdf(bdf, sizeof(bdf)));
+	ASSERT_GT(ARRAY_SIZE(irq_names), info.irq_mode);
+	ASSERT_GT(ARRAY_SIZE(pump_names), info.pump);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/irq_mode", bdf);
+	ASSERT_EQ(0, read_word(path, w, sizeof(w)));
+	EXPECT_STREQ(irq_names[info.irq_mode], w);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/pump", bdf);
+	ASSERT_EQ(0, read_word(path, w, sizeof(w)));
+	EXPECT_STREQ(pump_names[info.pump], w);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/units", bdf);
+	ASSERT_EQ(0, read_word(path, w, sizeof(w)));
+	EXPECT_EQ(info.units, strtoul(w, NULL, 0));
 }
 
 /* The counts of the "isr" and "program_read" lines of debugfs irqoff. */

@@ -600,8 +600,9 @@ TEST_F_TIMEOUT(tmo, user_reset_during_transfer, 30)
 		EXPECT_EQ(-1, a.res.bad);
 	}
 	kt_op_reap(&a, 5);
-	/* Past the moment the first transfer would have finished. */
-	kt_msleep(1000);
+	/* Past the moment the first transfer would have finished (1.5 s). */
+	while (kt_now() < a.res.t0 + 1.5 + 0.7)
+		kt_msleep(50);
 	ASSERT_EQ(0, kt_hw(self->fd, &hw));
 	EXPECT_EQ(0, hw.late_dma);
 	EXPECT_EQ(0, hw.ctrl_busy);
