@@ -906,11 +906,12 @@ static void kesync_reset_work(struct work_struct *work)
 	struct kesync_dev *kdev = container_of(work, struct kesync_dev,
 					       reset_work);
 	struct kesync_reset_fin_ctx fin;
-	unsigned int attempt = 1, i;
+	unsigned int attempt = 1, i, ms;
 	int err;
 
 	for (;;) {
-		err = kesync_wait_reset(kdev, kesync_reset_timeout_ms);
+		ms = READ_ONCE(kesync_reset_timeout_ms);
+		err = kesync_wait_reset(kdev, ms);
 		trace_kesync_reset(kdev, attempt, err);
 		if (!err) {
 			kesync_sync_exec(kdev, &kesync_scs_reset_finish, &fin);
@@ -924,8 +925,7 @@ static void kesync_reset_work(struct work_struct *work)
 			return;
 		}
 		dev_warn(&kdev->pdev->dev,
-			 "controller reset not done after %u ms, retrying\n",
-			 kesync_reset_timeout_ms);
+			 "controller reset not done after %u ms, retrying\n", ms);
 		attempt++;
 		kesync_sync_exec(kdev, &kesync_scs_reset, NULL);
 	}

@@ -35,9 +35,37 @@ module_param(timeout, uint, 0444);
 MODULE_PARM_DESC(timeout, "initial transfer timeout of each unit, seconds (1..3600)");
 
 unsigned int kesync_reset_timeout_ms = 1000;
-module_param_named(reset_timeout_ms, kesync_reset_timeout_ms, uint, 0644);
+
+/*
+ * 0 would declare the controller dead at its first reset; hours would hold
+ * the reset worker, remove() and KESYNC_IOC_RESET that long.
+ */
+#define KESYNC_RESET_TIMEOUT_MS_MIN	10
+#define KESYNC_RESET_TIMEOUT_MS_MAX	60000
+
+static int kesync_reset_timeout_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(val, 0, &ms);
+	if (ret)
+		return ret;
+	if (ms < KESYNC_RESET_TIMEOUT_MS_MIN || ms > KESYNC_RESET_TIMEOUT_MS_MAX)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops kesync_reset_timeout_ops = {
+	.set = kesync_reset_timeout_set,
+	.get = param_get_uint,
+};
+module_param_cb(reset_timeout_ms, &kesync_reset_timeout_ops,
+		&kesync_reset_timeout_ms, 0644);
 MODULE_PARM_DESC(reset_timeout_ms,
-		 "how long one controller reset attempt may take (ms); 3 attempts, then the controller is dead");
+		 "how long one controller reset attempt may take (ms, 10..60000); 3 attempts, then the controller is dead");
 
 /*
  * irqoff_stats: the interrupts-off accounting of debugfs "irqoff".  Off by
@@ -161,7 +189,7 @@ static int kesync_identify(struct kesync_dev *kdev)
 	if (kdev->nunits < 1 || kdev->nunits > KESYNC_MAX_UNITS ||
 	    max_segs < 1 || max_segs > KESYNC_MAX_SEGS_LIMIT ||
 	    max_xfer < 1 || max_xfer > KESYNC_MAX_XFER_LIMIT ||
-	    !kdev->unit_size) {
+	    !kdev->unit_size || kdev->unit_size > LLONG_MAX) {	/* loff_t */
 		dev_err(dev, "bad geometry: units %u, max segments %u, max transfer %u, unit size %llu\n",
 			kdev->nunits, max_segs, max_xfer, kdev->unit_size);
 		return -ENODEV;
@@ -236,7 +264,8 @@ static void kesync_hw_stop(struct kesync_dev *kdev)
 	if (!kesync_hw_gone(kdev)) {
 		kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, 0);
 		kesync_sync_exec(kdev, &kesync_scs_reset, NULL);
-		deadline = jiffies + msecs_to_jiffies(kesync_reset_timeout_ms);
+		deadline = jiffies +
+			   msecs_to_jiffies(READ_ONCE(kesync_reset_timeout_ms));
 		while (kesync_rd(kdev, KESYNC_REG_STATUS) &
 		       KESYNC_STATUS_RESETTING) {
 			if (time_after(jiffies, deadline) ||

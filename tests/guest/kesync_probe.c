@@ -188,6 +188,26 @@ TEST_F(unit0, sysfs_matches_ioctls)
 	EXPECT_EQ(info.units, strtoul(w, NULL, 0));
 }
 
+/* The run-time writable reset_timeout_ms refuses what would break resets. */
+TEST(reset_timeout_ms_bounds)
+{
+	static const char param[] = "/sys/module/kesync/parameters/reset_timeout_ms";
+	static const char *const bad[] = { "0", "9", "60001", "4294967296", "soon" };
+	char was[64];
+	unsigned int i;
+
+	ASSERT_EQ(0, read_word(param, was, sizeof(was))) TH_LOG("%s", param);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, kt_write_file(param, bad[i])) TH_LOG("%s", bad[i]);
+		EXPECT_TRUE(errno == EINVAL || errno == ERANGE)
+			TH_LOG("%s: %s", bad[i], strerror(errno));
+	}
+	ASSERT_EQ(0, kt_write_file(param, "60000"));
+	ASSERT_EQ(0, kt_write_file(param, "10"));
+	ASSERT_EQ(0, kt_write_file(param, was));
+}
+
 /* The counts of the "isr" and "program_read" lines of debugfs irqoff. */
 static int irqoff_counts(const char *path, unsigned long long *isr,
 			 unsigned long long *rd)
