@@ -13,6 +13,7 @@
  *   kesyncctl clear    [DEV]           disarm the unit's faults (root)
  *   kesyncctl verify   [DEV] [BYTES [OFFSET]]
  *                                      write a pattern, read it back
+ *   kesyncctl --version                the version (the project's VERSION)
  *
  * DEV defaults to /dev/kesync0; an argument with a '/' is taken for it.
  * KIND is a number or none, hang, lost-irq, late, error, short, spurious.
@@ -33,6 +34,14 @@
 #include <linux/kesync_hw.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The release, from the project's VERSION file (tools/Makefile, Makefile);
+ * not KESYNC_VERSION, the device's register version in <linux/kesync_hw.h>.
+ */
+#ifndef KESYNC_RELEASE
+#define KESYNC_RELEASE "unknown"
+#endif
 
 static const char *prog = "kesyncctl";
 static const char *dev = "/dev/kesync0";
@@ -57,9 +66,10 @@ static void print_usage(void)
 		"        KIND: none hang lost-irq late error short spurious, or 0..%u\n"
 		"        ARG: late: delay in us; short: bytes moved\n"
 		"  verify [BYTES [OFFSET]]          write a pattern, read it back\n"
+		"       %s --version\n"
 		"DEV defaults to /dev/kesync0.\n",
 		prog, KESYNC_TIMEOUT_MIN, KESYNC_TIMEOUT_MAX,
-		KESYNC_FAULT_KIND_MAX);
+		KESYNC_FAULT_KIND_MAX, prog);
 	exit(2);
 }
 
@@ -369,6 +379,10 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		print_usage();
+	if (!strcmp(argv[1], "--version") && argc == 2) {
+		printf("%s %s\n", prog, KESYNC_RELEASE);
+		return 0;
+	}
 	cmd = argv[1];
 	argv += 2;
 	argc -= 2;
