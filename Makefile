@@ -110,3 +110,58 @@ clean:
 
 distclean: clean
 	@echo "caches under $${XDG_CACHE_HOME:-$$HOME/.cache}/kesync are kept; remove them by hand"
+
+# ---- make install / make uninstall -----------------------------------------
+#   make install [KVER=<release> | KDIR=<headers>] [DESTDIR=] [PREFIX=/usr/local]
+# installs kesync.ko for one kernel through kbuild's modules_install, in
+# $(INSTALL_MOD_PATH)/lib/modules/<release>/extra/ (INSTALL_MOD_PATH defaults
+# to DESTDIR; depmod runs only when both are empty, a live install), the CLI
+# in $(DESTDIR)$(PREFIX)/bin, its man page, and the udev rule in
+# $(DESTDIR)$(UDEVRULESDIR) (not under PREFIX: udev reads only /usr/lib and
+# /etc).  The rule gives the units to group kesync, which must exist
+# (addgroup --system kesync; the Debian package creates it).  For every
+# installed kernel, use DKMS instead (dkms.conf, the kesync-dkms package).
+PREFIX ?= /usr/local
+KDIR ?= /lib/modules/$(KVER)/build
+INSTALL_MOD_PATH ?= $(DESTDIR)
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+KESYNC_RELEASE := $(shell cat VERSION)
+# The headers' release as in vermagic (Debian's include/config/kernel.release
+# holds the upstream version instead).
+kesync_krel = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
+# kesyncctl --version in the guest too.
+$(B)/guest/bin/kesyncctl: VERSION
+$(B)/guest/bin/kesyncctl: GUEST_CFLAGS += -DKESYNC_RELEASE='"$(KESYNC_RELEASE)"'
+
+.PHONY: install install-module install-tools install-udev \
+	uninstall uninstall-module uninstall-tools uninstall-udev
+
+install: install-module install-tools install-udev
+
+install-module:
+	$(MAKE) -C module KVER=$(or $(KVER),$(kesync_krel)) KDIR=$(KDIR)
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/module CONFIG_KESYNC=m \
+		INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
+	$(if $(INSTALL_MOD_PATH),,depmod -a $(kesync_krel))
+
+install-tools:
+	$(MAKE) -C tools install PREFIX=$(PREFIX)
+
+install-udev:
+	install -D -m 0644 udev/60-kesync.rules $(DESTDIR)$(UDEVRULESDIR)/60-kesync.rules
+
+uninstall: uninstall-module uninstall-tools uninstall-udev
+
+uninstall-module:
+	@test -n "$(kesync_krel)" || \
+		{ echo "kesync: no kernel release in '$(KDIR)'; pass KVER= or KDIR=" >&2; exit 1; }
+	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(kesync_krel)/extra/kesync.ko*
+	$(if $(INSTALL_MOD_PATH),,depmod -a $(kesync_krel))
+
+uninstall-tools:
+	$(MAKE) -C tools uninstall PREFIX=$(PREFIX)
+
+uninstall-udev:
+	rm -f $(DESTDIR)$(UDEVRULESDIR)/60-kesync.rules
