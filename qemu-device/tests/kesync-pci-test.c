@@ -310,6 +310,7 @@ static void check_roundtrip(Kdev *k, GRand *r, unsigned u, uint64_t off,
     uint64_t wbuf = guest_alloc(&k->alloc, len + 64);
     uint64_t rbuf = guest_alloc(&k->alloc, len + 64);
     uint32_t tag = g_rand_int(r), rec[4], seq;
+    uint8_t edge[59];   /* the guard bytes around the read-back buffer */
     uint64_t pos;
     unsigned i;
     Desc d;
@@ -346,13 +347,13 @@ static void check_roundtrip(Kdev *k, GRand *r, unsigned u, uint64_t off,
     qtest_bufread(k->qts, rbuf + 5, got, len);
     g_assert(memcmp(pat, got, len) == 0);
     /* Nothing written around the segments. */
-    qtest_bufread(k->qts, rbuf, got, 5);
+    qtest_bufread(k->qts, rbuf, edge, 5);
     for (i = 0; i < 5; i++) {
-        g_assert_cmphex(got[i], ==, 0xee);
+        g_assert_cmphex(edge[i], ==, 0xee);
     }
-    qtest_bufread(k->qts, rbuf + 5 + len, got, MIN(len, 59));
-    for (i = 0; i < MIN(len, 59); i++) {
-        g_assert_cmphex(got[i], ==, 0xee);
+    qtest_bufread(k->qts, rbuf + 5 + len, edge, 59);
+    for (i = 0; i < 59; i++) {
+        g_assert_cmphex(edge[i], ==, 0xee);
     }
     guest_free(&k->alloc, wbuf);
     guest_free(&k->alloc, rbuf);
@@ -1872,6 +1873,24 @@ static void fuzz_desc(Kdev *k, GRand *r, uint64_t at, uint64_t arena,
     qtest_memwrite(k->qts, at, b, sizeof(b));
 }
 
+/*
+ * A fuzzer write to CTRL.  If it starts a controller reset, *reset_end is
+ * when that reset ends: RESET_DELAY_US as it read before the write (the
+ * write consumes it) after @now.
+ */
+static void fuzz_write_ctrl(Kdev *k, uint32_t val, int64_t now,
+                            int64_t *reset_end)
+{
+    bool resetting = rd(k, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING;
+    uint32_t delay_us = rd(k, KESYNC_REG_RESET_DELAY_US);
+
+    wr(k, KESYNC_REG_CTRL, val);
+    if (!resetting &&
+        (rd(k, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING)) {
+        *reset_end = now + (int64_t)delay_us * 1000;
+    }
+}
+
 static void test_fuzz(void)
 {
     static const uint32_t ctrl_regs[] = {
@@ -1892,6 +1911,7 @@ static void test_fuzz(void)
     unsigned int iters = FUZZ_DEFAULT_ITERS;
     const uint32_t arena_size = 256 * 1024;
     uint32_t writes = 0, descs = 0, n;
+    int64_t now, reset_end = -1;
     uint64_t arena;
     GRand *r;
     FaultEnv f;
@@ -1911,6 +1931,7 @@ static void test_fuzz(void)
     arena = guest_alloc(&k->alloc, arena_size);
     qtest_memset(k->qts, arena, 0, arena_size);
     fuzz_bar = k->bar.addr;
+    now = qtest_clock_step(k->qts, 0);
 
     while (writes < iters) {
         unsigned op = g_rand_int_range(r, 0, 100);
@@ -1940,7 +1961,11 @@ static void test_fuzz(void)
                        (val & ~0xfffu) != fuzz_bar) {
                 val = fuzz_nohole(val);
             }
-            wr(k, reg, val);
+            if (reg == KESYNC_REG_CTRL) {
+                fuzz_write_ctrl(k, val, now, &reset_end);
+            } else {
+                wr(k, reg, val);
+            }
             writes++;
         } else if (op < 80) {
             /* Any offset, any size. */
@@ -1960,7 +1985,11 @@ static void test_fuzz(void)
                 qpci_io_writew(k->dev, k->bar, off & ~1, val);
                 break;
             case 2:
-                qpci_io_writel(k->dev, k->bar, off & ~3, val);
+                if ((off & ~3) == KESYNC_REG_CTRL) {
+                    fuzz_write_ctrl(k, val, now, &reset_end);
+                } else {
+                    qpci_io_writel(k->dev, k->bar, off & ~3, val);
+                }
                 break;
             default:
                 qpci_io_writeq(k->dev, k->bar, off & ~7, val);
@@ -1981,7 +2010,7 @@ static void test_fuzz(void)
         } else if (op < 95) {
             (void)rd(k, g_rand_int_range(r, 0, KESYNC_BAR0_SIZE / 4) * 4);
         } else {
-            step(k, g_rand_int_range(r, 0, 200000));
+            now = qtest_clock_step(k->qts, g_rand_int_range(r, 0, 200000));
         }
     }
     g_test_message("fuzz: %u descriptors, %u transfers, %u resets, "
@@ -1996,10 +2025,20 @@ static void test_fuzz(void)
     qobject_unref(rsp);
     g_assert_cmpuint(qom_get_u64(k->qts, "late-dma"), ==, 0);
 
-    /* Let a "stuck" reset the fuzzing started (up to ~71 min) run out. */
-    for (n = 0; rd(k, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING; n++) {
-        g_assert_cmpuint(n, <, 100);
-        qtest_clock_step_next(k->qts);
+    /*
+     * A "stuck" reset the fuzzing started (RESET_DELAY_US up to ~71 min)
+     * ends exactly when it is due, not a nanosecond before.
+     */
+    if (rd(k, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING) {
+        g_test_message("fuzz: waiting %" PRId64 " ns for a controller reset",
+                       reset_end - now);
+        g_assert_cmpint(reset_end, >, now);
+        step(k, reset_end - now - 1);
+        g_assert_cmphex(rd(k, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING,
+                        ==, KESYNC_STATUS_RESETTING);
+        step(k, 1);
+        g_assert_cmphex(rd(k, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING,
+                        ==, 0);
     }
     /* After a controller reset the device works. */
     wr(k, KESYNC_REG_RESET_DELAY_US, 0);
