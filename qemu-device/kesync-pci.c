@@ -32,6 +32,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
@@ -594,11 +595,15 @@ static uint32_t kesync_data_dma(KesyncState *s, uint64_t gen, uint32_t want,
             return KESYNC_ERR_RESET;
         }
         if (x->misdirect) {
-            if (addr + KESYNC_MISDIRECT_OFFSET < addr) {
+            uint64_t end;
+
+            /* As rule 11: the moved segment's end must not pass 2^64. */
+            if (uadd64_overflow(addr, KESYNC_MISDIRECT_OFFSET + n, &end)) {
                 s->stat_dma_errors++;
                 trace_kesync_err_dma(x->unit, addr, n, MEMTX_DECODE_ERROR);
                 qemu_log_mask(LOG_GUEST_ERROR, "kesync: unit %u: misdirected "
-                              "DMA at 0x%" PRIx64 " wraps\n", x->unit, addr);
+                              "DMA at 0x%" PRIx64 " (+%u) wraps\n", x->unit,
+                              addr, n);
                 return KESYNC_ERR_DMA;
             }
             addr += KESYNC_MISDIRECT_OFFSET;

@@ -1448,6 +1448,54 @@ static void test_misdirect(bool qom)
 static void test_misdirect_reg(void) { test_misdirect(false); }
 static void test_misdirect_qom(void) { test_misdirect(true); }
 
+/*
+ * MISDIRECT: a segment whose misdirected end passes 2^64 is a DMA error
+ * before any byte moves; nothing lands at the bottom of guest memory.
+ */
+static void test_misdirect_wrap(void)
+{
+    static const struct {
+        uint64_t addr;
+        uint32_t len;
+    } segs[] = {
+        { 0xffffffffbffff800ull, 0x1000 },  /* end wraps past 2^64 */
+        { 0xffffffffbffff000ull, 0x1000 },  /* end exactly 2^64 */
+        { 0xffffffffbfffffffull, 2 },
+        { 0xffffffffc0000000ull, 0x1000 },  /* start wraps */
+    };
+    Kdev k;
+    uint8_t pat[4096], got[4096];
+    uint64_t buf;
+    uint32_t errs;
+    unsigned i, j;
+
+    kdev_open(&k, "%s", "");
+    buf = guest_alloc(&k.alloc, sizeof(pat));
+    for (i = 0; i < sizeof(pat); i++) {
+        pat[i] = i * 13 + 1;
+    }
+    qtest_bufwrite(k.qts, buf, pat, sizeof(pat));
+    g_assert_cmphex(run1(&k, 0, KESYNC_DESC_DIR_TO_DEV, 0, buf,
+                         sizeof(pat), 1), ==, KESYNC_STATE_DONE);
+    /* Guest page 0, where a wrapped write would land: unused, zeroed. */
+    qtest_memset(k.qts, 0, 0, sizeof(got));
+
+    for (j = 0; j < ARRAY_SIZE(segs); j++) {
+        errs = rd(&k, KESYNC_REG_STAT_DMA_ERRORS);
+        wr(&k, KESYNC_REG_DEV_FAULT, KESYNC_DEV_FAULT_MISDIRECT);
+        g_assert_cmphex(run1(&k, 0, 0, 0, segs[j].addr, segs[j].len, 2),
+                        ==, ST(KESYNC_STATE_ERROR, KESYNC_ERR_DMA));
+        g_assert_cmpuint(urd(&k, 0, KESYNC_UNIT_BYTES), ==, 0);
+        g_assert_cmpuint(rd(&k, KESYNC_REG_STAT_DMA_ERRORS), ==, errs + 1);
+        qtest_bufread(k.qts, 0, got, sizeof(got));
+        for (i = 0; i < sizeof(got); i++) {
+            g_assert_cmphex(got[i], ==, 0);
+        }
+    }
+    g_assert_cmpuint(rd(&k, KESYNC_REG_STAT_LATE_DMA), ==, 0);
+    kdev_close(&k);
+}
+
 /* ---- Abort, reset, removal ---------------------------------------------- */
 
 static void test_abort(void)
@@ -2101,6 +2149,7 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/fault/spurious", test_fault_spurious);
     qtest_add_func("/kesync/fault/rules", test_fault_rules);
     qtest_add_func("/kesync/fault/misdirect", test_misdirect_reg);
+    qtest_add_func("/kesync/fault/misdirect-wrap", test_misdirect_wrap);
     qtest_add_func("/kesync/fault/reset-delay", test_reset_delay_reg);
     qtest_add_func("/kesync/qom/props", test_qom_props);
     qtest_add_func("/kesync/qom/hang", test_qom_hang);
