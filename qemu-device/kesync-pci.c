@@ -1578,8 +1578,53 @@ static void kesync_exit(PCIDevice *pdev)
     msi_uninit(pdev);
 }
 
+/*
+ * units is range-checked when it is set, not only at realize: fault-unit and
+ * fault-count, which may be set before realize too (-global, -device), check
+ * their unit against it and then index unit[] with it.
+ */
+static void kesync_get_units(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    Property *prop = opaque;
+    uint32_t *ptr = object_field_prop_ptr(obj, prop);
+
+    visit_type_uint32(v, name, ptr, errp);
+}
+
+static void kesync_set_units(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    Property *prop = opaque;
+    uint32_t *ptr = object_field_prop_ptr(obj, prop);
+    uint32_t val;
+
+    if (!visit_type_uint32(v, name, &val, errp)) {
+        return;
+    }
+    if (val < 1 || val > KESYNC_MAX_UNITS) {
+        error_setg(errp, "units must be 1..%u", KESYNC_MAX_UNITS);
+        return;
+    }
+    *ptr = val;
+}
+
+static void kesync_set_default_units(ObjectProperty *op, const Property *prop)
+{
+    object_property_set_default_uint(op, prop->defval.u);
+}
+
+static const PropertyInfo kesync_prop_units = {
+    .name = "uint32",
+    .description = "number of units, 1-8",
+    .get = kesync_get_units,
+    .set = kesync_set_units,
+    .set_default_value = kesync_set_default_units,
+};
+
 static Property kesync_properties[] = {
-    DEFINE_PROP_UINT32("units", KesyncState, conf.units, 2),
+    DEFINE_PROP_UNSIGNED("units", KesyncState, conf.units, 2,
+                         kesync_prop_units, uint32_t),
     DEFINE_PROP_SIZE("unit-size", KesyncState, conf.unit_size, 16 * MiB),
     DEFINE_PROP_UINT32("max-segments", KesyncState, conf.max_segs, 16),
     DEFINE_PROP_UINT32("max-transfer", KesyncState, conf.max_xfer, 64 * KiB),

@@ -528,6 +528,70 @@ static void test_props(void)
     qtest_quit(qts);
 }
 
+/*
+ * Start QEMU with @args, which must make it refuse to start: it exits with
+ * status 1 (an error, not a crash) and says @why on stderr.
+ */
+static void qemu_start_fails(const char *args, const char *why)
+{
+    g_autofree char *cmd = g_strdup_printf("%s %s -display none -accel qtest "
+                                           "%s", g_getenv("QTEST_QEMU_BINARY"),
+                                           machine, args);
+    g_autofree char *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    int wstatus;
+
+    g_test_message("starting QEMU, expecting it to fail: %s", cmd);
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                          NULL, NULL, &err, &wstatus, NULL));
+    g_test_message("QEMU said: %s", err);
+    g_assert_cmpint(WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0, ==, 0);
+    g_assert(WIFEXITED(wstatus));
+    g_assert_cmpint(WEXITSTATUS(wstatus), ==, 1);
+    g_assert(strstr(err, why));
+}
+
+/*
+ * Properties are set before realize (-global, -device, device_add), and
+ * fault-unit and fault-count check their unit against units: units must be
+ * range-checked when it is set, or they index past the unit array.
+ */
+static void test_props_early(void)
+{
+    static const char *const bad[][2] = {
+        /* units, fault-unit */
+        { "4294967295", "4294967294" },
+        { "9", "8" },
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(bad); i++) {
+        g_autofree char *globals = g_strdup_printf(
+            "-global kesync-pci.units=%s -global kesync-pci.fault-unit=%s "
+            "-global kesync-pci.fault-count=1", bad[i][0], bad[i][1]);
+        g_autofree char *cold = g_strdup_printf("%s -device kesync-pci",
+                                                globals);
+        QTestState *qts;
+
+        /* Cold plug: a bad -global is fatal. */
+        qemu_start_fails(cold, "units must be 1..8");
+
+        /*
+         * Hot plug: QEMU only warns about a bad -global; the device comes
+         * up with its default units and fault-unit.
+         */
+        qts = qtest_initf("%s %s", machine, globals);
+        qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
+                                 " {'driver': 'kesync-pci', 'id': 'ks',"
+                                 " 'addr': '04.0'}}");
+        g_assert_cmpuint(qom_get_u64(qts, "units"), ==, 2);
+        g_assert_cmpuint(qom_get_u64(qts, "fault-unit"), ==, 0);
+        g_assert_cmpuint(qom_get_u64(qts, "fault-count"), ==, 0);
+        qtest_quit(qts);
+    }
+}
+
 static void test_bad_access(void)
 {
     Kdev k;
@@ -2132,6 +2196,7 @@ int main(int argc, char **argv)
 
     qtest_add_func("/kesync/ident", test_ident);
     qtest_add_func("/kesync/props", test_props);
+    qtest_add_func("/kesync/props-early", test_props_early);
     qtest_add_func("/kesync/bad-access", test_bad_access);
     qtest_add_func("/kesync/dma/rw", test_dma_rw);
     qtest_add_func("/kesync/dma/timing", test_timing);
