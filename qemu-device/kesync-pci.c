@@ -1132,11 +1132,25 @@ static const MemoryRegionOps kesync_mmio_ops = {
     },
 };
 
-/* MSI/MSI-X enable changes decide whether INTx is driven. */
+/*
+ * MSI/MSI-X enable changes decide whether INTx is driven.
+ *
+ * Clearing the MSI-X function mask sends the pending messages from inside
+ * pci_default_write_config().  Config cycles come through the host bridge,
+ * so the memory core does not engage this device's reentrancy guard for
+ * them as it does for accesses to BAR0/BAR1: engage it here, so that those
+ * messages are refused by our own BARs just as when an unmask through the
+ * MSI-X table (BAR1) sends them.
+ */
 static void kesync_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                                 int len)
 {
+    MemReentrancyGuard *guard = &DEVICE(pdev)->mem_reentrancy_guard;
+    bool engaged = guard->engaged_in_io;
+
+    guard->engaged_in_io = true;
     pci_default_write_config(pdev, addr, val, len);
+    guard->engaged_in_io = engaged;
     kesync_update_intx(KESYNC_PCI(pdev));
 }
 

@@ -1152,6 +1152,83 @@ static void test_msix(void)
     kdev_close(&k);
 }
 
+/* Point MSI-X vector @v at @addr with @data. */
+static void msix_vector(Kdev *k, unsigned v, uint64_t addr, uint32_t data)
+{
+    uint64_t e = k->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+
+    qpci_io_writel(k->dev, k->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_LOWER_ADDR, addr);
+    qpci_io_writel(k->dev, k->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    qpci_io_writel(k->dev, k->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_DATA, data);
+}
+
+static void msix_vector_mask(Kdev *k, unsigned v, bool masked)
+{
+    uint64_t e = k->dev->msix_table_off + v * PCI_MSIX_ENTRY_SIZE;
+
+    qpci_io_writel(k->dev, k->dev->msix_table_bar,
+                   e + PCI_MSIX_ENTRY_VECTOR_CTRL, masked);
+}
+
+/*
+ * An MSI-X message aimed at the device's own registers is refused, whatever
+ * sends it: an event (INTR_RAISE in an MMIO write, a transfer completion, a
+ * reset done), or the unmasking of a pending vector through the MSI-X table
+ * (BAR1) or through config space (the function mask).  Vector 0 points at
+ * SCRATCH, the controller vector at CTRL with CTRL_RESET.
+ */
+static void test_msix_self(void)
+{
+    Kdev k;
+    uint64_t buf;
+    uint16_t flags;
+    uint8_t cap;
+
+    kdev_open(&k, "%s", "");
+    buf = guest_alloc(&k.alloc, 4096);
+    msix_setup(&k);
+    msix_vector(&k, 0, k.bar.addr + KESYNC_REG_SCRATCH, 0x5e1f);
+    msix_vector(&k, 2, k.bar.addr + KESYNC_REG_CTRL, KESYNC_CTRL_RESET);
+    wr(&k, KESYNC_REG_INTR_ENABLE, 0x3 | KESYNC_INTR_CTRL_MASK);
+
+    /* Events. */
+    wr(&k, KESYNC_REG_INTR_RAISE, 1);
+    g_assert_cmphex(rd(&k, KESYNC_REG_CTRL), ==, 0);
+    g_assert_cmphex(run1(&k, 0, 0, 0, buf, 64, 1), ==, KESYNC_STATE_DONE);
+    g_assert_cmphex(rd(&k, KESYNC_REG_SCRATCH), ==, 0);
+    ctrl_reset(&k);
+    g_assert_cmpuint(rd(&k, KESYNC_REG_STAT_RESETS), ==, 1);
+
+    /* A pending vector unmasked through the table. */
+    msix_vector_mask(&k, 0, true);
+    g_assert_cmphex(run1(&k, 0, 0, 0, buf, 64, 2), ==, KESYNC_STATE_DONE);
+    g_assert(qpci_msix_pending(k.dev, 0));
+    msix_vector_mask(&k, 0, false);
+    g_assert(!qpci_msix_pending(k.dev, 0));
+    g_assert_cmphex(rd(&k, KESYNC_REG_SCRATCH), ==, 0);
+
+    /* Pending vectors unmasked through config space. */
+    cap = qpci_find_capability(k.dev, PCI_CAP_ID_MSIX, 0);
+    flags = qpci_config_readw(k.dev, cap + PCI_MSIX_FLAGS);
+    qpci_config_writew(k.dev, cap + PCI_MSIX_FLAGS,
+                       flags | PCI_MSIX_FLAGS_MASKALL);
+    wr(&k, KESYNC_REG_INTR_RAISE, 1);
+    g_assert_cmphex(run1(&k, 0, 0, 0, buf, 64, 3), ==, KESYNC_STATE_DONE);
+    g_assert(qpci_msix_pending(k.dev, 0));
+    g_assert(qpci_msix_pending(k.dev, 2));
+    qpci_config_writew(k.dev, cap + PCI_MSIX_FLAGS, flags);
+    g_assert(!qpci_msix_pending(k.dev, 0));
+    g_assert(!qpci_msix_pending(k.dev, 2));
+    g_assert_cmphex(rd(&k, KESYNC_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(&k, KESYNC_REG_CTRL), ==, 0);
+    g_assert_cmphex(rd(&k, KESYNC_REG_STATUS), ==, 0);
+    g_assert_cmpuint(rd(&k, KESYNC_REG_STAT_RESETS), ==, 1);
+    kdev_close(&k);
+}
+
 /* ---- Faults -------------------------------------------------------------- */
 
 /* Arm unit @u with @kind/@arg for @count transfers, by register or QOM. */
@@ -2206,6 +2283,7 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/intr/intx", test_intx);
     qtest_add_func("/kesync/intr/msi", test_msi);
     qtest_add_func("/kesync/intr/msix", test_msix);
+    qtest_add_func("/kesync/intr/msix-self", test_msix_self);
     qtest_add_func("/kesync/fault/hang", test_fault_hang);
     qtest_add_func("/kesync/fault/lost-irq", test_fault_lost_irq);
     qtest_add_func("/kesync/fault/late", test_fault_late);
