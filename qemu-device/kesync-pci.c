@@ -25,10 +25,11 @@
  * so a vIOMMU applies), the medium's contents surviving a QEMU restart.
  *
  * Reentrancy: the MMIO handler, the bottom half and both timers run under
- * the BQL.  The bottom half is created with qemu_bh_new_guarded(); the two
- * timer callbacks engage the same DEVICE(s)->mem_reentrancy_guard by hand
- * (kesync_guard_enter/exit), so a DMA that targets this device's own BARs
- * is refused by the memory core and reported as KESYNC_ERR_DMA.
+ * the BQL.  Every DMA of the device's own work (descriptor fetch, data,
+ * records, the interrupts of completions and of a reset done) is issued from
+ * one bottom half created with qemu_bh_new_guarded(); the two timers only
+ * hand their events to it.  So a DMA that targets this device's own BARs is
+ * refused by the memory core and reported as KESYNC_ERR_DMA.
  */
 
 #include "qemu/osdep.h"
@@ -72,10 +73,16 @@ enum KesyncPhase {
     KESYNC_PH_HANG = 3,     /* KESYNC_FAULT_HANG: no timer, holds on */
 };
 
-/* What the transfer timer does when it fires. */
+/*
+ * What the transfer timer is armed for.  Once it has fired (the timer is
+ * no longer pending), the bottom half does what it stands for.
+ */
 enum KesyncTimerEvent {
     KESYNC_TEV_FINISH = 0,  /* data DMA and completion */
-    KESYNC_TEV_SPURIOUS = 1, /* KESYNC_FAULT_SPURIOUS: interrupt only */
+    KESYNC_TEV_SPURIOUS = 1, /* KESYNC_FAULT_SPURIOUS: half way */
+    /* Half way passed: the interrupt is owed, the timer is armed for FINISH */
+    KESYNC_TEV_SPURIOUS_OWED = 2,
+    KESYNC_TEV_MAX = KESYNC_TEV_SPURIOUS_OWED,
 };
 
 typedef struct KesyncUnit {
@@ -214,21 +221,6 @@ static uint32_t kesync_unit_status(const KesyncUnit *un)
 static uint32_t kesync_units_mask(const KesyncState *s)
 {
     return MAKE_64BIT_MASK(0, s->conf.units);
-}
-
-/* Timer callbacks engage the reentrancy guard as a guarded BH would. */
-static bool kesync_guard_enter(KesyncState *s)
-{
-    MemReentrancyGuard *g = &DEVICE(s)->mem_reentrancy_guard;
-    bool was = g->engaged_in_io;
-
-    g->engaged_in_io = true;
-    return was;
-}
-
-static void kesync_guard_exit(KesyncState *s, bool was)
-{
-    DEVICE(s)->mem_reentrancy_guard.engaged_in_io = was;
 }
 
 /* ---- Interrupts ---------------------------------------------------------- */
@@ -557,20 +549,7 @@ static void kesync_fetch(KesyncState *s)
     }
 }
 
-static void kesync_bh(void *opaque)
-{
-    KesyncState *s = opaque;
-
-    if (s->removed) {
-        return;
-    }
-    if (s->xfer.phase == KESYNC_PH_FETCH) {
-        kesync_fetch(s);
-    }
-    kesync_flush_notes(s);
-}
-
-/* ---- Data DMA (transfer timer) ------------------------------------------ */
+/* ---- Data DMA (bottom half, at the due time) ----------------------------- */
 
 /* Move @want bytes of transfer @gen; *done is what was moved. */
 static uint32_t kesync_data_dma(KesyncState *s, uint64_t gen, uint32_t want,
@@ -653,32 +632,47 @@ static void kesync_finish(KesyncState *s, uint64_t gen)
                     x->fault != KESYNC_FAULT_LOST_IRQ);
 }
 
+/*
+ * The transfer timer fired: the event it stands for, if the bottom half
+ * has not done it yet.
+ */
+static void kesync_xfer_event(KesyncState *s)
+{
+    KesyncXfer *x = &s->xfer;
+
+    if (x->timer_event == KESYNC_TEV_SPURIOUS_OWED) {
+        x->timer_event = KESYNC_TEV_FINISH;
+        trace_kesync_spurious(x->unit);
+        kesync_signal(s, KESYNC_INTR_UNIT(x->unit),
+                      KESYNC_MSIX_VEC_UNIT(x->unit));
+    }
+    if (x->timer_event == KESYNC_TEV_FINISH &&
+        !timer_pending(&s->xfer_timer)) {
+        kesync_finish(s, s->timer_gen);
+    }
+}
+
+/*
+ * No DMA here: the event goes to the guarded bottom half.  An event that
+ * falls due while the device is surprise-removed is dropped, and the
+ * transfer hangs.  A SPURIOUS transfer's timer is re-armed for its end at
+ * once, so that its end is due at due_ns whenever the bottom half runs.
+ */
 static void kesync_xfer_timer(void *opaque)
 {
     KesyncState *s = opaque;
     KesyncXfer *x = &s->xfer;
-    bool guard = kesync_guard_enter(s);
 
     if (s->removed) {
         trace_kesync_removed_drop(x->unit);
-        goto out;
+        x->phase = KESYNC_PH_HANG;
+        return;
     }
-    /* Earlier completions first, so none is merged into this one. */
-    kesync_flush_notes(s);
     if (x->timer_event == KESYNC_TEV_SPURIOUS) {
-        if (s->timer_gen && s->timer_gen == s->live_gen) {
-            trace_kesync_spurious(x->unit);
-            x->timer_event = KESYNC_TEV_FINISH;
-            timer_mod(&s->xfer_timer, x->due_ns);
-            kesync_signal(s, KESYNC_INTR_UNIT(x->unit),
-                          KESYNC_MSIX_VEC_UNIT(x->unit));
-        }
-        goto out;
+        x->timer_event = KESYNC_TEV_SPURIOUS_OWED;
+        timer_mod(&s->xfer_timer, x->due_ns);
     }
-    kesync_finish(s, s->timer_gen);
-    kesync_flush_notes(s);
-out:
-    kesync_guard_exit(s, guard);
+    qemu_bh_schedule(s->bh);
 }
 
 /* ---- Abort and reset ----------------------------------------------------- */
@@ -734,19 +728,49 @@ static void kesync_ctrl_reset(KesyncState *s)
     kesync_update_intx(s);
 }
 
+static void kesync_reset_done(KesyncState *s)
+{
+    s->resetting = false;
+    s->stat_resets++;
+    trace_kesync_reset_done();
+    kesync_signal(s, KESYNC_INTR_RESET_DONE,
+                  KESYNC_MSIX_VEC_CTRL(s->conf.units));
+}
+
+/* The end of a controller reset goes to the bottom half too. */
 static void kesync_reset_timer(void *opaque)
 {
     KesyncState *s = opaque;
-    bool guard = kesync_guard_enter(s);
 
-    if (!s->removed && s->resetting) {
-        s->resetting = false;
-        s->stat_resets++;
-        trace_kesync_reset_done();
-        kesync_signal(s, KESYNC_INTR_RESET_DONE,
-                      KESYNC_MSIX_VEC_CTRL(s->conf.units));
+    qemu_bh_schedule(s->bh);
+}
+
+/* ---- Bottom half --------------------------------------------------------- */
+
+/*
+ * All the device's own work that may do DMA.  It is a guarded BH, so none
+ * of that DMA reaches our own BARs.  What to do is read from the state: a
+ * fetch to make, a timer that has fired, records and interrupts to deliver.
+ * Nothing is done while the device is surprise-removed.
+ */
+static void kesync_bh(void *opaque)
+{
+    KesyncState *s = opaque;
+
+    if (s->removed) {
+        return;
     }
-    kesync_guard_exit(s, guard);
+    /* Earlier completions first, so none is merged into a newer one. */
+    kesync_flush_notes(s);
+    if (s->xfer.phase == KESYNC_PH_RUN) {
+        kesync_xfer_event(s);
+    } else if (s->xfer.phase == KESYNC_PH_FETCH) {
+        kesync_fetch(s);
+    }
+    if (s->resetting && !timer_pending(&s->reset_timer)) {
+        kesync_reset_done(s);
+    }
+    kesync_flush_notes(s);
 }
 
 /* ---- MMIO ---------------------------------------------------------------- */
@@ -1281,12 +1305,11 @@ static void kesync_set_removed(Object *obj, bool value, Error **errp)
     }
     kesync_update_intx(s);
     if (!value) {
-        /* Deliver what was held back (records, interrupts). */
+        /*
+         * Deliver what was held back (records, interrupts); a reset that
+         * fell due while removed ends now.
+         */
         qemu_bh_schedule(s->bh);
-        /* A reset that fell due while removed ends now. */
-        if (s->resetting && !timer_pending(&s->reset_timer)) {
-            timer_mod(&s->reset_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
-        }
     }
 }
 
@@ -1314,7 +1337,7 @@ static int kesync_post_load(void *opaque, int version_id)
     KesyncXfer *x = &s->xfer;
     unsigned u;
 
-    if (x->phase > KESYNC_PH_HANG || x->timer_event > KESYNC_TEV_SPURIOUS) {
+    if (x->phase > KESYNC_PH_HANG || x->timer_event > KESYNC_TEV_MAX) {
         return -EINVAL;
     }
     /*
@@ -1344,7 +1367,12 @@ static int kesync_post_load(void *opaque, int version_id)
             s->resume_bh = true;
         }
     }
-    if (x->phase == KESYNC_PH_FETCH) {
+    /* A fetch, or a timer that fired before the bottom half ran. */
+    if (x->phase == KESYNC_PH_FETCH ||
+        (x->phase == KESYNC_PH_RUN &&
+         (x->timer_event == KESYNC_TEV_SPURIOUS_OWED ||
+          !timer_pending(&s->xfer_timer))) ||
+        (s->resetting && !timer_pending(&s->reset_timer))) {
         s->resume_bh = true;
     }
     return 0;
@@ -1468,6 +1496,8 @@ static void kesync_reset(DeviceState *dev)
 
     timer_del(&s->xfer_timer);
     timer_del(&s->reset_timer);
+    qemu_bh_cancel(s->bh);
+    s->resume_bh = false;
     memset(&s->xfer, 0, sizeof(s->xfer));
     s->live_gen = s->timer_gen = 0;
     s->scratch = s->intr_status = s->intr_enable = 0;

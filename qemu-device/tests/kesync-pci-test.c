@@ -1439,7 +1439,7 @@ static void fault_spurious(bool qom)
 {
     FaultEnv f;
     Kdev *k = &f.k;
-    uint32_t rec[4];
+    uint32_t rec[4], irqs, seq;
     uint64_t d = 0;
 
     fenv_open(&f, true);
@@ -1466,6 +1466,17 @@ static void fault_spurious(bool qom)
     g_assert_cmphex(rec[0], ==, 0x55);
     g_assert_cmpuint(rec[3], ==, 1);
     g_assert_cmpuint(fenv_written(&f, 0), ==, 4096);
+
+    /* Half way and the end within one step: both happen, in order. */
+    irqs = rd(k, KESYNC_REG_STAT_IRQS);
+    seq = urd(k, 0, KESYNC_UNIT_SEQ);
+    arm(k, qom, 0, KESYNC_FAULT_SPURIOUS, 0, 1);
+    fenv_start(&f, 0, 0x56);
+    step(k, 10 * d);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_DONE);
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_SEQ), ==, seq + 1);
+    g_assert_cmpuint(rd(k, KESYNC_REG_STAT_IRQS), ==, irqs + 2);
+    g_assert(msg_seen(k, f.mb, 0, 0xab00));
     kdev_close(k);
 }
 
