@@ -30,6 +30,15 @@
  * one bottom half created with qemu_bh_new_guarded(); the two timers only
  * hand their events to it.  So a DMA that targets this device's own BARs is
  * refused by the memory core and reported as KESYNC_ERR_DMA.
+ *
+ * Unplug: a DMA or an MSI message the device sends can unplug it there and
+ * then, e.g. a write to its slot's control register through MMCFG, which
+ * belongs to the host bridge and so is outside our reentrancy guard.  The
+ * bottom half and the config write hold a reference to the device across
+ * their work (an MMIO access is held by the memory core's flat view), and
+ * after every DMA or message they stop at once if the device is no longer
+ * realized (kesync_gone()): its config space, bus master address space, BH
+ * and timers are gone.
  */
 
 #include "qemu/osdep.h"
@@ -223,6 +232,36 @@ static uint32_t kesync_units_mask(const KesyncState *s)
     return MAKE_64BIT_MASK(0, s->conf.units);
 }
 
+/*
+ * Unplugged by a DMA (or message) of its own, which just returned: nothing
+ * of the PCI device may be used any more, and no timer or BH armed.
+ */
+static bool kesync_gone(KesyncState *s)
+{
+    return !qatomic_read(&DEVICE(s)->realized);
+}
+
+static void kesync_unref_bh(void *opaque)
+{
+    object_unref(opaque);
+}
+
+/*
+ * Drop the reference that kesync_bh() or kesync_write_config() took.  Once
+ * the device is unplugged it may be the last one; the bottom half's caller
+ * still writes the reentrancy guard inside the device after we return, so
+ * drop it from a BH of its own.
+ */
+static void kesync_unref(KesyncState *s)
+{
+    if (kesync_gone(s)) {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), kesync_unref_bh,
+                                OBJECT(s));
+    } else {
+        object_unref(OBJECT(s));
+    }
+}
+
 /* ---- Interrupts ---------------------------------------------------------- */
 
 static void kesync_update_intx(KesyncState *s)
@@ -266,6 +305,9 @@ static void kesync_signal(KesyncState *s, uint32_t bit, unsigned vector)
             s->stat_irqs++;
             msi_notify(pdev, 0);
         }
+        if (kesync_gone(s)) {
+            return;
+        }
     }
     kesync_update_intx(s);
 }
@@ -301,6 +343,9 @@ static void kesync_write_record(KesyncState *s, unsigned u, KesyncUnit *un)
     rec[1] = cpu_to_le32(un->note_status);
     rec[2] = cpu_to_le32(un->note_bytes);
     res = pci_dma_write(PCI_DEVICE(s), addr, rec, sizeof(rec));
+    if (kesync_gone(s)) {
+        return;
+    }
     if (res == MEMTX_OK) {
         /* seq last: a driver that sees it change sees the rest too. */
         seq = cpu_to_le32(un->note_seq);
@@ -331,8 +376,14 @@ static void kesync_flush_notes(KesyncState *s)
         }
         un->note_pending = false;
         kesync_write_record(s, u, un);
+        if (kesync_gone(s)) {
+            return;
+        }
         if (un->note_irq) {
             kesync_signal(s, KESYNC_INTR_UNIT(u), KESYNC_MSIX_VEC_UNIT(u));
+            if (kesync_gone(s)) {
+                return;
+            }
         }
     }
 }
@@ -415,6 +466,7 @@ static uint32_t kesync_load_desc(KesyncState *s, KesyncXfer *x)
     uint64_t addr = x->desc_addr, rsvd, end, sum = 0;
     uint32_t nsegs, i;
     unsigned u = x->unit;
+    MemTxResult res;
 
     if (addr & (KESYNC_DESC_ALIGN - 1)) {
         trace_kesync_err_desc(u, addr, KESYNC_ERR_BAD_DESC, "unaligned");
@@ -424,7 +476,11 @@ static uint32_t kesync_load_desc(KesyncState *s, KesyncXfer *x)
         trace_kesync_err_desc(u, addr, KESYNC_ERR_BAD_DESC, "wraps");
         return KESYNC_ERR_BAD_DESC;
     }
-    if (pci_dma_read(pdev, addr, hdr, sizeof(hdr)) != MEMTX_OK) {
+    res = pci_dma_read(pdev, addr, hdr, sizeof(hdr));
+    if (kesync_gone(s)) {
+        return KESYNC_ERR_DMA;
+    }
+    if (res != MEMTX_OK) {
         s->stat_dma_errors++;
         trace_kesync_err_desc(u, addr, KESYNC_ERR_BAD_DESC, "unreadable");
         return KESYNC_ERR_BAD_DESC;
@@ -471,8 +527,12 @@ static uint32_t kesync_load_desc(KesyncState *s, KesyncXfer *x)
         trace_kesync_err_desc(u, addr, KESYNC_ERR_BAD_DESC, "wraps");
         return KESYNC_ERR_BAD_DESC;
     }
-    if (pci_dma_read(pdev, addr + KESYNC_DESC_HDR_SIZE, segs,
-                     nsegs * KESYNC_SEG_SIZE) != MEMTX_OK) {
+    res = pci_dma_read(pdev, addr + KESYNC_DESC_HDR_SIZE, segs,
+                       nsegs * KESYNC_SEG_SIZE);
+    if (kesync_gone(s)) {
+        return KESYNC_ERR_DMA;
+    }
+    if (res != MEMTX_OK) {
         s->stat_dma_errors++;
         trace_kesync_err_desc(u, addr, KESYNC_ERR_BAD_DESC, "segs unreadable");
         return KESYNC_ERR_BAD_DESC;
@@ -507,6 +567,9 @@ static void kesync_fetch(KesyncState *s)
     uint32_t err;
 
     err = kesync_load_desc(s, x);
+    if (kesync_gone(s)) {
+        return;
+    }
     if (err != KESYNC_ERR_NONE) {
         qemu_log_mask(LOG_GUEST_ERROR, "kesync: unit %u: descriptor at 0x%"
                       PRIx64 " rejected (error %u)\n", x->unit, x->desc_addr,
@@ -590,9 +653,14 @@ static uint32_t kesync_data_dma(KesyncState *s, uint64_t gen, uint32_t want,
         trace_kesync_dma(x->unit, i, addr, off, n, to_dev);
         if (to_dev) {
             res = pci_dma_read(PCI_DEVICE(s), addr, un->data + off, n);
-            memory_region_set_dirty(&un->medium, off, n);
         } else {
             res = pci_dma_write(PCI_DEVICE(s), addr, un->data + off, n);
+        }
+        if (kesync_gone(s)) {
+            return KESYNC_ERR_DMA;
+        }
+        if (to_dev) {
+            memory_region_set_dirty(&un->medium, off, n);
         }
         if (res != MEMTX_OK) {
             s->stat_dma_errors++;
@@ -623,6 +691,9 @@ static void kesync_finish(KesyncState *s, uint64_t gen)
     }
     if (err == KESYNC_ERR_NONE) {
         err = kesync_data_dma(s, gen, want, &done);
+        if (kesync_gone(s)) {
+            return;
+        }
     }
     if (gen == 0 || gen != s->live_gen) {
         return; /* dead transfer: no completion either */
@@ -645,6 +716,9 @@ static void kesync_xfer_event(KesyncState *s)
         trace_kesync_spurious(x->unit);
         kesync_signal(s, KESYNC_INTR_UNIT(x->unit),
                       KESYNC_MSIX_VEC_UNIT(x->unit));
+        if (kesync_gone(s)) {
+            return;
+        }
     }
     if (x->timer_event == KESYNC_TEV_FINISH &&
         !timer_pending(&s->xfer_timer)) {
@@ -753,24 +827,41 @@ static void kesync_reset_timer(void *opaque)
  * fetch to make, a timer that has fired, records and interrupts to deliver.
  * Nothing is done while the device is surprise-removed.
  */
-static void kesync_bh(void *opaque)
+static void kesync_bh_work(KesyncState *s)
 {
-    KesyncState *s = opaque;
-
     if (s->removed) {
         return;
     }
     /* Earlier completions first, so none is merged into a newer one. */
     kesync_flush_notes(s);
+    if (kesync_gone(s)) {
+        return;
+    }
     if (s->xfer.phase == KESYNC_PH_RUN) {
         kesync_xfer_event(s);
     } else if (s->xfer.phase == KESYNC_PH_FETCH) {
         kesync_fetch(s);
     }
+    if (kesync_gone(s)) {
+        return;
+    }
     if (s->resetting && !timer_pending(&s->reset_timer)) {
         kesync_reset_done(s);
+        if (kesync_gone(s)) {
+            return;
+        }
     }
     kesync_flush_notes(s);
+}
+
+/* The device stays allocated while we work, even if our DMA unplugs it. */
+static void kesync_bh(void *opaque)
+{
+    KesyncState *s = opaque;
+
+    object_ref(OBJECT(s));
+    kesync_bh_work(s);
+    kesync_unref(s);
 }
 
 /* ---- MMIO ---------------------------------------------------------------- */
@@ -1169,13 +1260,19 @@ static const MemoryRegionOps kesync_mmio_ops = {
 static void kesync_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
                                 int len)
 {
+    KesyncState *s = KESYNC_PCI(pdev);
     MemReentrancyGuard *guard = &DEVICE(pdev)->mem_reentrancy_guard;
     bool engaged = guard->engaged_in_io;
 
+    /* Those messages may unplug the device too (see kesync_gone()). */
+    object_ref(OBJECT(s));
     guard->engaged_in_io = true;
     pci_default_write_config(pdev, addr, val, len);
     guard->engaged_in_io = engaged;
-    kesync_update_intx(KESYNC_PCI(pdev));
+    if (!kesync_gone(s)) {
+        kesync_update_intx(s);
+    }
+    kesync_unref(s);
 }
 
 /* ---- Host-side fault injection (QOM) ------------------------------------- */

@@ -36,7 +36,8 @@
 #define FUZZ_DEFAULT_SEED   0x6b73796eu
 #define FUZZ_DEFAULT_ITERS  100000
 
-/* "-machine pc -nodefaults" and where the firmware is (machine_init()). */
+/* Where the firmware is ("-L dir..."), and "-machine pc -nodefaults" + it. */
+static char *firmware;
 static char *machine;
 
 typedef struct Kdev {
@@ -132,12 +133,30 @@ static uint64_t due(Kdev *k, uint32_t len)
     return k->lat + (uint64_t)len * k->nspb;
 }
 
-static void kdev_map(Kdev *k)
+static void kdev_map_at(Kdev *k, int devfn)
 {
-    k->dev = qpci_device_find(k->bus, KS_DEVFN);
+    k->dev = qpci_device_find(k->bus, devfn);
     g_assert(k->dev);
     qpci_device_enable(k->dev);
     k->bar = qpci_iomap(k->dev, KESYNC_BAR_REGS, &k->bar_size);
+}
+
+static void kdev_map(Kdev *k)
+{
+    kdev_map_at(k, KS_DEVFN);
+}
+
+/* Map the device at @devfn and read its geometry. */
+static void kdev_probe(Kdev *k, int devfn)
+{
+    kdev_map_at(k, devfn);
+    k->units = rd(k, KESYNC_REG_CAPS) & KESYNC_CAPS_UNITS_MASK;
+    k->max_segs = rd(k, KESYNC_REG_MAX_SEGS);
+    k->max_xfer = rd(k, KESYNC_REG_MAX_XFER);
+    k->unit_size = rd(k, KESYNC_REG_UNIT_SIZE_LO) |
+                   (uint64_t)rd(k, KESYNC_REG_UNIT_SIZE_HI) << 32;
+    k->lat = qom_get_u64(k->qts, "latency-ns");
+    k->nspb = qom_get_u64(k->qts, "ns-per-byte");
 }
 
 static void kdev_open(Kdev *k, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -157,14 +176,7 @@ static void kdev_open(Kdev *k, const char *fmt, ...)
                          machine, props);
     pc_alloc_init(&k->alloc, k->qts, ALLOC_NO_FLAGS);
     k->bus = qpci_new_pc(k->qts, &k->alloc);
-    kdev_map(k);
-    k->units = rd(k, KESYNC_REG_CAPS) & KESYNC_CAPS_UNITS_MASK;
-    k->max_segs = rd(k, KESYNC_REG_MAX_SEGS);
-    k->max_xfer = rd(k, KESYNC_REG_MAX_XFER);
-    k->unit_size = rd(k, KESYNC_REG_UNIT_SIZE_LO) |
-                   (uint64_t)rd(k, KESYNC_REG_UNIT_SIZE_HI) << 32;
-    k->lat = qom_get_u64(k->qts, "latency-ns");
-    k->nspb = qom_get_u64(k->qts, "ns-per-byte");
+    kdev_probe(k, KS_DEVFN);
 }
 
 static void kdev_close(Kdev *k)
@@ -1897,6 +1909,187 @@ static void test_removal(void)
     kdev_close(k);
 }
 
+/* ---- Unplugged by its own DMA ------------------------------------------- */
+
+#define Q35_PCIEXBAR    0x60            /* MCH_HOST_BRIDGE_PCIEXBAR, 64-bit */
+#define Q35_MMCFG       0xb0000000u     /* where the test puts MMCFG */
+#define RP_DEVFN        QPCI_DEVFN(2, 0)
+#define RP_BUS          1               /* the root port's secondary bus */
+/* The pc helpers put devfn in CONFIG_ADDRESS bits 15:8, so bus in 23:16. */
+#define RP_KS_DEVFN     (RP_BUS << 8 | QPCI_DEVFN(0, 0))
+
+/*
+ * q35, kesync-pci behind a pcie-root-port whose slot uses native hotplug,
+ * MMCFG enabled, the port's bus numbers and memory window set up.  Returns
+ * the MMCFG address of the port's Slot Control register, *off the value
+ * that powers the slot off (and so unplugs the device).
+ */
+static uint64_t kdev_open_slot(Kdev *k, uint32_t *off)
+{
+    QPCIDevice *mch, *rp;
+    uint8_t exp;
+
+    memset(k, 0, sizeof(*k));
+    k->qts = qtest_initf("-machine q35 -nodefaults%s -m 256M "
+                         "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-"
+                         "support=off -device pcie-root-port,id=rp,"
+                         "bus=pcie.0,chassis=1,addr=02.0 "
+                         "-device kesync-pci,id=ks,bus=rp,addr=00.0",
+                         firmware);
+    pc_alloc_init(&k->alloc, k->qts, ALLOC_NO_FLAGS);
+    k->bus = qpci_new_pc(k->qts, &k->alloc);
+
+    mch = qpci_device_find(k->bus, QPCI_DEVFN(0, 0));
+    g_assert(mch);
+    qpci_config_writel(mch, Q35_PCIEXBAR + 4, 0);
+    qpci_config_writel(mch, Q35_PCIEXBAR, Q35_MMCFG | 1); /* 256 MiB, on */
+    g_free(mch);
+
+    rp = qpci_device_find(k->bus, RP_DEVFN);
+    g_assert(rp);
+    qpci_config_writeb(rp, PCI_PRIMARY_BUS, 0);
+    qpci_config_writeb(rp, PCI_SECONDARY_BUS, RP_BUS);
+    qpci_config_writeb(rp, PCI_SUBORDINATE_BUS, RP_BUS);
+    /* 0xe0000000-0xefffffff, where the pc helpers put memory BARs. */
+    qpci_config_writew(rp, PCI_MEMORY_BASE, 0xe000);
+    qpci_config_writew(rp, PCI_MEMORY_LIMIT, 0xeff0);
+    qpci_config_writew(rp, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    exp = qpci_find_capability(rp, PCI_CAP_ID_EXP, 0);
+    g_assert_cmpuint(exp, !=, 0);
+    g_assert(qpci_config_readw(rp, exp + PCI_EXP_SLTSTA) &
+             PCI_EXP_SLTSTA_PDS);
+    *off = qpci_config_readw(rp, exp + PCI_EXP_SLTCTL) |
+           PCI_EXP_SLTCTL_PCC | PCI_EXP_SLTCTL_PWR_IND_OFF;
+    g_free(rp);
+
+    kdev_probe(k, RP_KS_DEVFN);
+    return Q35_MMCFG | RP_DEVFN << 12 | (exp + PCI_EXP_SLTCTL);
+}
+
+#define BR_DEVFN        QPCI_DEVFN(5, 0)
+#define BR_BUS          1
+#define BR_KS_DEVFN     (BR_BUS << 8 | QPCI_DEVFN(1, 0))
+#define SHPC_CMD        0x14            /* command code, then target */
+
+/*
+ * pc, kesync-pci in slot 1 of a pci-bridge whose SHPC drives hotplug.
+ * Returns the address of the SHPC command register, *off the command that
+ * disables slot 1 with its power LED off (and so unplugs the device).
+ * Config cycles come through the host bridge, MMCFG too, so a message sent
+ * from inside a config write can unplug a device only this way.
+ */
+static uint64_t kdev_open_shpc(Kdev *k, uint32_t *off)
+{
+    QPCIDevice *br;
+    QPCIBar shpc;
+
+    memset(k, 0, sizeof(*k));
+    k->qts = qtest_initf("%s -m 256M -global PIIX4_PM.acpi-pci-hotplug-with-"
+                         "bridge-support=off -device pci-bridge,id=br,"
+                         "chassis_nr=1,shpc=on,addr=05.0 "
+                         "-device kesync-pci,id=ks,bus=br,addr=01.0",
+                         machine);
+    pc_alloc_init(&k->alloc, k->qts, ALLOC_NO_FLAGS);
+    k->bus = qpci_new_pc(k->qts, &k->alloc);
+
+    br = qpci_device_find(k->bus, BR_DEVFN);
+    g_assert(br);
+    qpci_device_enable(br);
+    shpc = qpci_iomap(br, 0, NULL);
+    qpci_config_writeb(br, PCI_PRIMARY_BUS, 0);
+    qpci_config_writeb(br, PCI_SECONDARY_BUS, BR_BUS);
+    qpci_config_writeb(br, PCI_SUBORDINATE_BUS, BR_BUS);
+    /* The window, 0xe1000000-0xe1ffffff, is above the SHPC BAR. */
+    qpci_config_writew(br, PCI_MEMORY_BASE, 0xe100);
+    qpci_config_writew(br, PCI_MEMORY_LIMIT, 0xe1f0);
+    g_assert_cmphex(shpc.addr, <, 0xe1000000);
+    k->bus->mmio_alloc_ptr = 0xe1000000;
+    g_free(br);
+
+    *off = (3 << 0 | 3 << 2) | 1 << 8;  /* disabled, LED off; target 1 */
+    kdev_probe(k, BR_KS_DEVFN);
+    return shpc.addr + SHPC_CMD;
+}
+
+typedef enum UnplugHow {
+    UNPLUG_DATA,        /* a transfer's data DMA writes Slot Control */
+    UNPLUG_COMPLETION,  /* the MSI-X message of a completion does */
+    UNPLUG_RAISE,       /* that of an INTR_RAISE write (MMIO handler) */
+    UNPLUG_UNMASK,      /* that of clearing the function mask (config), */
+                        /* to the SHPC of a pci-bridge */
+} UnplugHow;
+
+/*
+ * The device's own DMA powers its slot off, which unplugs it there and
+ * then.  MMCFG belongs to the host bridge, so no reentrancy guard stops
+ * it.  The device must stop touching itself as soon as it is unrealized:
+ * QEMU lives on, and the device is finalized (DEVICE_DELETED) afterwards.
+ */
+static void unplug_by_dma(UnplugHow how)
+{
+    Kdev k;
+    uint64_t target, buf;
+    uint32_t off;
+    uint8_t cap;
+    QDict *ev;
+
+    if (how == UNPLUG_UNMASK) {
+        target = kdev_open_shpc(&k, &off);
+    } else {
+        target = kdev_open_slot(&k, &off);
+    }
+    buf = guest_alloc(&k.alloc, 4096);
+    if (how != UNPLUG_DATA) {
+        msix_setup(&k);
+        msix_vector(&k, how == UNPLUG_COMPLETION ? 0 : k.units, target, off);
+        wr(&k, KESYNC_REG_INTR_ENABLE, 0x3 | KESYNC_INTR_CTRL_MASK);
+    }
+    switch (how) {
+    case UNPLUG_DATA:
+        /*
+         * The medium gets the value, a read transfer writes it there; a
+         * completion record would follow.
+         */
+        kdev_cmpl(&k);
+        qtest_writew(k.qts, buf, off);
+        g_assert_cmphex(run1(&k, 0, KESYNC_DESC_DIR_TO_DEV, 0, buf, 2, 1),
+                        ==, KESYNC_STATE_DONE);
+        run1(&k, 0, 0, 0, target, 2, 2);
+        break;
+    case UNPLUG_COMPLETION:
+        run1(&k, 0, 0, 0, buf, 64, 3);
+        break;
+    case UNPLUG_RAISE:
+        wr(&k, KESYNC_REG_INTR_RAISE, 1);
+        break;
+    case UNPLUG_UNMASK:
+        cap = qpci_find_capability(k.dev, PCI_CAP_ID_MSIX, 0);
+        qpci_config_writew(k.dev, cap + PCI_MSIX_FLAGS,
+                           PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+        wr(&k, KESYNC_REG_INTR_RAISE, 1);
+        g_assert(qpci_msix_pending(k.dev, k.units));
+        qpci_config_writew(k.dev, cap + PCI_MSIX_FLAGS,
+                           PCI_MSIX_FLAGS_ENABLE);
+        break;
+    }
+
+    ev = qtest_qmp_eventwait_ref(k.qts, "DEVICE_DELETED");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "device"),
+                    ==, "ks");
+    qobject_unref(ev);
+    /* Gone from its slot; time passes and QEMU carries on. */
+    g_assert_cmphex(qpci_config_readw(k.dev, PCI_VENDOR_ID), ==, 0xffff);
+    step(&k, 1000 * due(&k, 4096));
+    qtest_qmp_assert_success(k.qts, "{'execute': 'query-status'}");
+    kdev_close(&k);
+}
+
+static void test_unplug_data(void) { unplug_by_dma(UNPLUG_DATA); }
+static void test_unplug_completion(void) { unplug_by_dma(UNPLUG_COMPLETION); }
+static void test_unplug_raise(void) { unplug_by_dma(UNPLUG_RAISE); }
+static void test_unplug_unmask(void) { unplug_by_dma(UNPLUG_UNMASK); }
+
 /* ---- Migration ----------------------------------------------------------- */
 
 static void wait_migration(QTestState *qts)
@@ -2266,15 +2459,16 @@ static void machine_init(void)
     g_auto(GStrv) dirs = g_strsplit(env ? env :
                                     "/usr/share/seabios:/usr/share/qemu",
                                     ":", -1);
-    GString *m = g_string_new("-machine pc -nodefaults");
+    GString *fw = g_string_new("");
     char **d;
 
     for (d = dirs; *d; d++) {
         if (**d && g_file_test(*d, G_FILE_TEST_IS_DIR)) {
-            g_string_append_printf(m, " -L %s", *d);
+            g_string_append_printf(fw, " -L %s", *d);
         }
     }
-    machine = g_string_free(m, false);
+    firmware = g_string_free(fw, false);
+    machine = g_strdup_printf("-machine pc -nodefaults%s", firmware);
 }
 
 int main(int argc, char **argv)
@@ -2319,6 +2513,10 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/system-reset", test_system_reset);
     qtest_add_func("/kesync/surprise-removal", test_removal);
     qtest_add_func("/kesync/migrate", test_migrate);
+    qtest_add_func("/kesync/unplug/data", test_unplug_data);
+    qtest_add_func("/kesync/unplug/completion", test_unplug_completion);
+    qtest_add_func("/kesync/unplug/raise", test_unplug_raise);
+    qtest_add_func("/kesync/unplug/unmask", test_unplug_unmask);
     qtest_add_func("/kesync/fuzz", test_fuzz);
 
     return g_test_run();
