@@ -42,6 +42,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -457,6 +458,12 @@ static void kesync_refuse(KesyncState *s, unsigned u, uint32_t err)
 
 /* ---- Descriptor fetch (bottom half) ------------------------------------- */
 
+/* Rule 11 of a segment but its reserved word. */
+static bool kesync_seg_ok(uint64_t addr, uint32_t len)
+{
+    return len != 0 && addr + len > addr;
+}
+
 /* Copy the descriptor out of guest memory and validate it. */
 static uint32_t kesync_load_desc(KesyncState *s, KesyncXfer *x)
 {
@@ -542,7 +549,7 @@ static uint32_t kesync_load_desc(KesyncState *s, KesyncXfer *x)
         uint64_t sa = ldq_le_p(p);
         uint32_t sl = ldl_le_p(p + 8);
 
-        if (sl == 0 || ldl_le_p(p + 12) != 0 || sa + sl < sa) {
+        if (!kesync_seg_ok(sa, sl) || ldl_le_p(p + 12) != 0) {
             trace_kesync_err_desc(u, addr, KESYNC_ERR_BAD_DESC, "segment");
             return KESYNC_ERR_BAD_DESC;
         }
@@ -1428,38 +1435,120 @@ static void kesync_set_misdirect(Object *obj, bool value, Error **errp)
 
 /* ---- VMState ------------------------------------------------------------- */
 
-static int kesync_post_load(void *opaque, int version_id)
+/* A loaded transfer's copy of its descriptor passes 7.1's rules again. */
+static bool kesync_xfer_desc_ok(KesyncState *s, const KesyncXfer *x)
 {
-    KesyncState *s = opaque;
+    uint64_t sum = 0;
+    uint32_t i;
+
+    if ((x->flags & ~KESYNC_DESC_FLAGS_VALID) ||
+        x->nsegs == 0 || x->nsegs > s->conf.max_segs ||
+        x->len == 0 || x->len > s->conf.max_xfer ||
+        x->offset > s->conf.unit_size ||
+        x->len > s->conf.unit_size - x->offset) {
+        return false;
+    }
+    for (i = 0; i < x->nsegs; i++) {
+        if (!kesync_seg_ok(x->seg_addr[i], x->seg_len[i])) {
+            return false;
+        }
+        sum += x->seg_len[i];
+    }
+    return sum == x->len;
+}
+
+/*
+ * What is wrong with a loaded state, or NULL.  The bottom half, the timers
+ * and the data DMA trust the transfer's unit, phase, generation and copied
+ * descriptor as kesync_start() and kesync_fetch() leave them, so a stream
+ * must hold a state the device could have reached, in every phase.
+ */
+static const char *kesync_loaded_bad(KesyncState *s)
+{
     KesyncXfer *x = &s->xfer;
+    bool armed = timer_pending(&s->xfer_timer);
     unsigned u;
 
-    if (x->phase > KESYNC_PH_HANG || x->timer_event > KESYNC_TEV_MAX) {
-        return -EINVAL;
+    if (x->unit >= s->conf.units) {
+        return "transfer unit out of range";
     }
-    /*
-     * The transfer timer and the data DMA trust x->unit and the descriptor
-     * whenever live_gen is set, and only kesync_release() goes idle (and
-     * clears live_gen at the same time).
-     */
-    if (x->unit >= s->conf.units ||
-        (x->phase == KESYNC_PH_IDLE && s->live_gen)) {
-        return -EINVAL;
+    if (x->timer_event > KESYNC_TEV_MAX) {
+        return "bad transfer timer event";
     }
-    if (x->phase != KESYNC_PH_IDLE) {
-        if (x->phase != KESYNC_PH_FETCH &&
-            (x->nsegs == 0 || x->nsegs > s->conf.max_segs ||
-             x->len > s->conf.max_xfer || x->offset > s->conf.unit_size ||
-             x->len > s->conf.unit_size - x->offset ||
-             x->fault > KESYNC_FAULT_KIND_MAX)) {
-            return -EINVAL;
+    if (s->live_gen > s->next_gen || s->timer_gen > s->next_gen) {
+        return "generation from the future";
+    }
+    if (s->resetting && x->phase != KESYNC_PH_IDLE) {
+        return "transfer during a controller reset";
+    }
+    if (!s->resetting && timer_pending(&s->reset_timer)) {
+        return "reset timer armed without a reset";
+    }
+    switch (x->phase) {
+    case KESYNC_PH_IDLE:
+        /* Only kesync_release() goes idle; it ends the generation too. */
+        if (s->live_gen) {
+            return "idle controller with a live transfer";
         }
+        if (armed) {
+            return "transfer timer armed with no transfer";
+        }
+        break;
+    case KESYNC_PH_FETCH:
+        /* Not fetched yet: START left the copy empty and set no timer. */
+        if (!x->gen || s->live_gen != x->gen) {
+            return "transfer not live";
+        }
+        if (x->nsegs || x->len) {
+            return "descriptor of a transfer not fetched yet";
+        }
+        if (armed) {
+            return "transfer timer armed before the fetch";
+        }
+        break;
+    case KESYNC_PH_RUN:
+    case KESYNC_PH_HANG:
+        if (!x->gen || s->live_gen != x->gen) {
+            return "transfer not live";
+        }
+        if (!kesync_xfer_desc_ok(s, x)) {
+            return "bad transfer descriptor";
+        }
+        if (x->fault > KESYNC_FAULT_KIND_MAX) {
+            return "bad transfer fault kind";
+        }
+        /* RUN may have seen its timer fire already, HANG never arms it. */
+        if (x->phase == KESYNC_PH_RUN && s->timer_gen != x->gen) {
+            return "transfer timer of another transfer";
+        }
+        if (x->phase == KESYNC_PH_HANG && armed) {
+            return "transfer timer armed for a hung transfer";
+        }
+        break;
+    default:
+        return "bad transfer phase";
     }
     for (u = 0; u < KESYNC_MAX_UNITS; u++) {
         if (s->unit[u].armed_kind > KESYNC_FAULT_KIND_MAX ||
             s->unit[u].fault_kind > KESYNC_FAULT_KIND_MAX) {
-            return -EINVAL;
+            return "bad fault kind";
         }
+    }
+    return NULL;
+}
+
+static int kesync_post_load(void *opaque, int version_id)
+{
+    KesyncState *s = opaque;
+    KesyncXfer *x = &s->xfer;
+    const char *bad = kesync_loaded_bad(s);
+    unsigned u;
+
+    if (bad) {
+        error_report("kesync-pci: bad migration stream: %s", bad);
+        return -EINVAL;
+    }
+    for (u = 0; u < KESYNC_MAX_UNITS; u++) {
         if (s->unit[u].note_pending) {
             s->resume_bh = true;
         }

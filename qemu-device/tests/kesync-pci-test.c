@@ -2196,6 +2196,388 @@ static void test_migrate(void)
     unlink(path);
 }
 
+/*
+ * Crafted migration streams.  The test saves a real stream with a transfer
+ * in flight, then patches fields of the device's section and loads each
+ * patched stream into a new QEMU.
+ *
+ * Where the fields are: the section is found by its idstr, then xfer.tag
+ * by its value (the descriptor's tag, unique in the section).  The other
+ * fields are at fixed distances from it, given by vmstate_kesync (all
+ * big-endian, booleans one byte, nested structs inline), mirrored here:
+ *   scratch intr_status intr_enable cmpl_lo cmpl_hi dev_fault
+ *   reset_delay_us (u32), resetting intx_level (bool), 8 stats (u32),
+ *   next_gen live_gen timer_gen (u64), removed (bool), then xfer:
+ *   unit phase (u32) desc_addr gen (u64) flags nsegs (u32) offset (u64)
+ *   len tag (u32) seg_addr[] (u64) seg_len[] (u32) fault fault_arg (u32)
+ *   misdirect (bool) due_ns (i64) timer_event (u32), then unit[]: 13 u32,
+ *   stat_bytes (u64), 2 bools, 4 u32 each; then the expiry of xfer_timer
+ *   and of reset_timer (i64, -1: not armed).
+ * Before patching, the test checks that every field it patches or can
+ * predict holds what the source had, so a change of vmstate_kesync fails
+ * the test loudly instead of patching the wrong bytes.
+ */
+#define MS_SEGS         KESYNC_MAX_SEGS_LIMIT
+enum {
+    /* Offsets from xfer.unit, the start of the xfer struct. */
+    MS_SCRATCH = -87,
+    MS_RESET_DELAY = -63,
+    MS_RESETTING = -59,
+    MS_NEXT_GEN = -25,
+    MS_LIVE_GEN = -17,
+    MS_TIMER_GEN = -9,
+    MS_REMOVED = -1,
+    MS_UNIT = 0,
+    MS_PHASE = 4,
+    MS_DESC = 8,
+    MS_GEN = 16,
+    MS_FLAGS = 24,
+    MS_NSEGS = 28,
+    MS_OFFSET = 32,
+    MS_LEN = 40,
+    MS_TAG = 44,
+    MS_SEG_ADDR = 48,
+    MS_SEG_LEN = MS_SEG_ADDR + 8 * MS_SEGS,
+    MS_FAULT = MS_SEG_LEN + 4 * MS_SEGS,
+    MS_FAULT_ARG = MS_FAULT + 4,
+    MS_MISDIRECT = MS_FAULT + 8,
+    MS_DUE = MS_FAULT + 9,
+    MS_TEV = MS_FAULT + 17,
+    MS_UNITS = MS_FAULT + 21,
+    MS_UNIT_SIZE = 78,
+    MS_XFER_TIMER = MS_UNITS + KESYNC_MAX_UNITS * MS_UNIT_SIZE,
+    MS_RESET_TIMER = MS_XFER_TIMER + 8,
+    /* Within unit[u]. */
+    MS_U_DESC_LO = 0,
+    MS_U_FAULT_KIND = 28,
+    MS_U_FAULT_ARG = 36,
+    MS_U_ARMED_KIND = 40,
+    MS_U_ARMED_ARG = 44,
+};
+#define MS_U(u, f)      (MS_UNITS + (u) * MS_UNIT_SIZE + (f))
+
+#define MS_MARK_TAG     0x7a6b5c4du
+#define MS_MARK_SCRATCH 0x5c4a7c11u
+#define MS_MARK_DELAY   0x5eed1e55u
+#define MS_SHORT_ARG    0x100000u   /* 1 MiB, into a 4 KiB medium */
+#define MS_PROPS        ",unit-size=4096 -m 64M"
+
+typedef struct MsPatch {
+    int off;
+    int size;           /* 1, 4 or 8; 0 ends the list */
+    uint64_t val;
+} MsPatch;
+
+typedef struct MsCase {
+    const char *name;
+    bool loads;
+    MsPatch p[4];
+} MsCase;
+
+static uint64_t ms_get(const uint8_t *x, int off, int size)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < size; i++) {
+        v = v << 8 | x[off + i];
+    }
+    return v;
+}
+
+static void ms_put(uint8_t *x, int off, int size, uint64_t val)
+{
+    int i;
+
+    for (i = size - 1; i >= 0; i--, val >>= 8) {
+        x[off + i] = val;
+    }
+}
+
+/* The start of the xfer struct in the device's section of @st. */
+static size_t ms_find_xfer(const uint8_t *st, size_t len)
+{
+    static const char idstr[] = "\x17" "0000:00:04.0/kesync-pci";
+    const uint8_t *sec = NULL, *p, *end;
+    uint8_t tag[4];
+    size_t at = 0;
+
+    /* The section header: idstr, instance 0, version 1. */
+    for (p = st; p + sizeof(idstr) + 8 <= st + len; p++) {
+        if (!memcmp(p, idstr, sizeof(idstr) - 1) &&
+            ms_get(p, sizeof(idstr) - 1, 8) == 1) {
+            g_assert(!sec);
+            sec = p + sizeof(idstr) - 1 + 8;
+        }
+    }
+    g_assert(sec);
+    ms_put(tag, 0, 4, MS_MARK_TAG);
+    end = MIN(sec + 16384, st + len);
+    for (p = sec; p + 4 <= end; p++) {
+        if (!memcmp(p, tag, 4)) {
+            g_assert_cmpuint(at, ==, 0);
+            at = p - st;
+        }
+    }
+    g_assert_cmpuint(at, >, MS_TAG - MS_SCRATCH);
+    g_assert_cmpuint(at - MS_TAG + MS_RESET_TIMER + 8, <=, len);
+    return at - MS_TAG;
+}
+
+/*
+ * Load @st into a new QEMU.  A load that fails must end QEMU with exit
+ * status 1 (not a crash); then NULL is returned, else the running QEMU.
+ */
+static QTestState *ms_load(const char *path, const uint8_t *st, size_t len)
+{
+    g_autofree char *uri = g_strdup_printf("exec:cat %s", path);
+    QTestState *qts;
+    QDict *ev;
+    const char *status;
+    bool done = false, ok = false;
+
+    g_assert(g_file_set_contents(path, (const char *)st, len, NULL));
+    qts = qtest_initf("%s -device kesync-pci,id=ks,addr=04.0%s "
+                      "-incoming defer", machine, MS_PROPS);
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate-set-capabilities',"
+                             " 'arguments': {'capabilities': [{"
+                             "'capability': 'events', 'state': true}]}}");
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s}}", uri);
+    while (!done) {
+        ev = qtest_qmp_eventwait_ref(qts, "MIGRATION");
+        status = qdict_get_str(qdict_get_qdict(ev, "data"), "status");
+        ok = !strcmp(status, "completed");
+        done = ok || !strcmp(status, "failed");
+        qobject_unref(ev);
+    }
+    if (ok) {
+        return qts;
+    }
+    while (qtest_probe_child(qts)) {
+        g_usleep(1000);
+    }
+    qtest_set_expected_status(qts, EXIT_FAILURE);
+    qtest_quit(qts);
+    return NULL;
+}
+
+static void test_migrate_bad_stream(void)
+{
+    static const MsCase cases[] = {
+        /* RUN, the phase saved: the transfer's timer is armed. */
+        { "run: len 0 with SHORT armed", false, {
+            { MS_LEN, 4, 0 }, { MS_SEG_LEN + 4, 4, MS_SHORT_ARG } } },
+        { "run: len not the sum", false, { { MS_LEN, 4, 4095 } } },
+        { "run: len past the medium", false, {
+            { MS_LEN, 4, 8192 }, { MS_SEG_LEN + 4, 4, 8192 - 1000 } } },
+        { "run: len past max-transfer", false, {
+            { MS_LEN, 4, 65537 }, { MS_SEG_LEN + 4, 4, 65537 - 1000 } } },
+        { "run: nsegs 0", false, { { MS_NSEGS, 4, 0 } } },
+        { "run: nsegs past max-segments", false, { { MS_NSEGS, 4, 17 } } },
+        { "run: nsegs 2^32-1", false, { { MS_NSEGS, 4, UINT32_MAX } } },
+        { "run: a segment of 0 bytes", false, { { MS_NSEGS, 4, 3 } } },
+        { "run: first segment 0 bytes", false, {
+            { MS_SEG_LEN, 4, 0 }, { MS_SEG_LEN + 4, 4, 4096 } } },
+        { "run: sum right only modulo 2^32", false, {
+            { MS_SEG_LEN, 4, 0x80000000u },
+            { MS_SEG_LEN + 4, 4, 0x80001000u } } },
+        { "run: segment wraps", false, {
+            { MS_SEG_ADDR + 8, 8, UINT64_MAX - 100 } } },
+        { "run: offset past the medium", false, { { MS_OFFSET, 8, 1 } } },
+        { "run: offset 2^64-1", false, { { MS_OFFSET, 8, UINT64_MAX } } },
+        { "run: reserved flags", false, { { MS_FLAGS, 4, 0x80000001u } } },
+        { "run: fault kind 7", false, { { MS_FAULT, 4, 7 } } },
+        { "run: timer event 3", false, { { MS_TEV, 4, 3 } } },
+        { "run: unit 2 of 2", false, { { MS_UNIT, 4, 2 } } },
+        { "run: no live generation", false, { { MS_LIVE_GEN, 8, 0 } } },
+        { "run: timer of another generation", false, {
+            { MS_TIMER_GEN, 8, 0 } } },
+        { "run: during a controller reset", false, {
+            { MS_RESETTING, 1, 1 } } },
+        { "phase 4", false, { { MS_PHASE, 4, 4 } } },
+        /* FETCH: not fetched yet, no timer. */
+        { "fetch: timer armed", false, { { MS_PHASE, 4, 1 } } },
+        { "fetch: timer armed, empty descriptor", false, {
+            { MS_PHASE, 4, 1 }, { MS_NSEGS, 4, 0 }, { MS_LEN, 4, 0 } } },
+        { "fetch: descriptor not empty", false, {
+            { MS_PHASE, 4, 1 }, { MS_XFER_TIMER, 8, UINT64_MAX } } },
+        /* HANG: a valid descriptor, no timer. */
+        { "hang: timer armed", false, { { MS_PHASE, 4, 3 } } },
+        { "hang: len 0", false, {
+            { MS_PHASE, 4, 3 }, { MS_XFER_TIMER, 8, UINT64_MAX },
+            { MS_LEN, 4, 0 } } },
+        { "hang: offset past the medium", false, {
+            { MS_PHASE, 4, 3 }, { MS_XFER_TIMER, 8, UINT64_MAX },
+            { MS_OFFSET, 8, 4096 } } },
+        /* IDLE: no live generation, no timer. */
+        { "idle: live generation", false, {
+            { MS_PHASE, 4, 0 }, { MS_XFER_TIMER, 8, UINT64_MAX } } },
+        { "idle: timer armed", false, {
+            { MS_PHASE, 4, 0 }, { MS_LIVE_GEN, 8, 0 } } },
+        /* Elsewhere. */
+        { "unit 1: armed kind 7", false, {
+            { MS_U(1, MS_U_ARMED_KIND), 4, 7 } } },
+        { "unit 0: fault kind 2^32-1", false, {
+            { MS_U(0, MS_U_FAULT_KIND), 4, UINT32_MAX } } },
+        { "reset timer armed, no reset", false, {
+            { MS_RESET_TIMER, 8, 1000000 } } },
+        /* Controls: valid states load. */
+        { "unchanged", true, { } },
+        { "hang", true, {
+            { MS_PHASE, 4, 3 }, { MS_XFER_TIMER, 8, UINT64_MAX } } },
+        { "fetch, not fetched yet", true, {
+            { MS_PHASE, 4, 1 }, { MS_XFER_TIMER, 8, UINT64_MAX },
+            { MS_NSEGS, 4, 0 }, { MS_LEN, 4, 0 } } },
+    };
+    g_autofree char *path = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree uint8_t *st = NULL, *pst = NULL;
+    uint8_t pat[4096];
+    uint64_t buf, a, due_ns;
+    size_t len, xo;
+    const uint8_t *x;
+    unsigned i, j;
+    QTestState *dst;
+    Kdev k, d;
+    Desc desc;
+    int fd;
+
+    fd = g_file_open_tmp("kesync-mig-XXXXXX", &path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+
+    /* Unit 1 writes 4 KiB to its medium, SHORT armed; saved mid-way. */
+    kdev_open(&k, "%s", MS_PROPS);
+    wr(&k, KESYNC_REG_SCRATCH, MS_MARK_SCRATCH);
+    wr(&k, KESYNC_REG_RESET_DELAY_US, MS_MARK_DELAY);
+    buf = guest_alloc(&k.alloc, sizeof(pat));
+    for (i = 0; i < sizeof(pat); i++) {
+        pat[i] = i * 7 + 3;
+    }
+    qtest_bufwrite(k.qts, buf, pat, sizeof(pat));
+    uwr(&k, 1, KESYNC_UNIT_FAULT_KIND, KESYNC_FAULT_SHORT);
+    uwr(&k, 1, KESYNC_UNIT_FAULT_ARG, MS_SHORT_ARG);
+    uwr(&k, 1, KESYNC_UNIT_FAULT_COUNT, 1);
+    desc_init(&desc, KESYNC_DESC_DIR_TO_DEV, 0, MS_MARK_TAG);
+    desc_add(&desc, buf, 1000);
+    desc_add(&desc, buf + 1000, 3096);
+    a = desc_put(&k, &desc);
+    start_at(&k, 1, a);
+    due_ns = qtest_clock_step(k.qts, 1000) - 1000 + due(&k, 4096);
+    g_assert_cmphex(urd(&k, 1, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_BUSY);
+    uri = g_strdup_printf("exec:cat > %s", path);
+    qtest_qmp_assert_success(k.qts, "{'execute': 'migrate', 'arguments':"
+                             " {'uri': %s}}", uri);
+    wait_migration(k.qts);
+    g_assert(g_file_get_contents(path, (char **)&st, &len, NULL));
+
+    /* The fields are where vmstate_kesync puts them. */
+    xo = ms_find_xfer(st, len);
+    x = st + xo;
+    g_assert_cmphex(ms_get(x, MS_SCRATCH, 4), ==, MS_MARK_SCRATCH);
+    g_assert_cmphex(ms_get(x, MS_RESET_DELAY, 4), ==, MS_MARK_DELAY);
+    g_assert_cmphex(ms_get(x, MS_RESETTING, 1), ==, 0);
+    g_assert_cmphex(ms_get(x, MS_REMOVED, 1), ==, 0);
+    g_assert_cmpuint(ms_get(x, MS_GEN, 8), !=, 0);
+    g_assert_cmpuint(ms_get(x, MS_NEXT_GEN, 8), ==, ms_get(x, MS_GEN, 8));
+    g_assert_cmpuint(ms_get(x, MS_LIVE_GEN, 8), ==, ms_get(x, MS_GEN, 8));
+    g_assert_cmpuint(ms_get(x, MS_TIMER_GEN, 8), ==, ms_get(x, MS_GEN, 8));
+    g_assert_cmpuint(ms_get(x, MS_UNIT, 4), ==, 1);
+    g_assert_cmpuint(ms_get(x, MS_PHASE, 4), ==, 2);    /* RUN */
+    g_assert_cmphex(ms_get(x, MS_DESC, 8), ==, a);
+    g_assert_cmphex(ms_get(x, MS_FLAGS, 4), ==, KESYNC_DESC_DIR_TO_DEV);
+    g_assert_cmpuint(ms_get(x, MS_NSEGS, 4), ==, 2);
+    g_assert_cmpuint(ms_get(x, MS_OFFSET, 8), ==, 0);
+    g_assert_cmpuint(ms_get(x, MS_LEN, 4), ==, 4096);
+    g_assert_cmphex(ms_get(x, MS_SEG_ADDR, 8), ==, buf);
+    g_assert_cmphex(ms_get(x, MS_SEG_ADDR + 8, 8), ==, buf + 1000);
+    g_assert_cmpuint(ms_get(x, MS_SEG_ADDR + 16, 8), ==, 0);
+    g_assert_cmpuint(ms_get(x, MS_SEG_LEN, 4), ==, 1000);
+    g_assert_cmpuint(ms_get(x, MS_SEG_LEN + 4, 4), ==, 3096);
+    g_assert_cmpuint(ms_get(x, MS_SEG_LEN + 8, 4), ==, 0);
+    g_assert_cmpuint(ms_get(x, MS_FAULT, 4), ==, KESYNC_FAULT_SHORT);
+    g_assert_cmphex(ms_get(x, MS_FAULT_ARG, 4), ==, MS_SHORT_ARG);
+    g_assert_cmpuint(ms_get(x, MS_MISDIRECT, 1), ==, 0);
+    g_assert_cmpuint(ms_get(x, MS_DUE, 8), ==, due_ns);
+    g_assert_cmpuint(ms_get(x, MS_TEV, 4), ==, 0);
+    g_assert_cmphex(ms_get(x, MS_U(1, MS_U_DESC_LO), 4), ==, (uint32_t)a);
+    for (j = 0; j < 2; j++) {
+        uint32_t kind = j ? KESYNC_FAULT_SHORT : 0;
+        uint32_t arg = j ? MS_SHORT_ARG : 0;
+
+        g_assert_cmpuint(ms_get(x, MS_U(j, MS_U_FAULT_KIND), 4), ==, kind);
+        g_assert_cmphex(ms_get(x, MS_U(j, MS_U_FAULT_ARG), 4), ==, arg);
+        g_assert_cmpuint(ms_get(x, MS_U(j, MS_U_ARMED_KIND), 4), ==, kind);
+        g_assert_cmphex(ms_get(x, MS_U(j, MS_U_ARMED_ARG), 4), ==, arg);
+    }
+    g_assert_cmpuint(ms_get(x, MS_XFER_TIMER, 8), ==, due_ns);
+    g_assert_cmphex(ms_get(x, MS_RESET_TIMER, 8), ==, UINT64_MAX);
+    kdev_close(&k);
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        const MsCase *c = &cases[i];
+
+        g_test_message("stream %u: %s: %s", i, c->name,
+                       c->loads ? "loads" : "must fail the load");
+        pst = g_memdup2(st, len);
+        for (j = 0; j < ARRAY_SIZE(c->p) && c->p[j].size; j++) {
+            ms_put(pst + xo, c->p[j].off, c->p[j].size, c->p[j].val);
+        }
+        dst = ms_load(path, pst, len);
+        g_free(pst);
+        pst = NULL;
+        if (!c->loads) {
+            if (dst) {
+                qtest_quit(dst);
+            }
+            g_assert_cmpstr(c->name, ==, dst ? "loaded" : c->name);
+            continue;
+        }
+        g_assert(dst);
+
+        /* Loaded: check the state the patch made does what it says. */
+        memset(&d, 0, sizeof(d));
+        d.qts = dst;
+        pc_alloc_init(&d.alloc, d.qts, ALLOC_NO_FLAGS);
+        d.bus = qpci_new_pc(d.qts, &d.alloc);
+        d.dev = qpci_device_find(d.bus, KS_DEVFN);
+        d.bar.addr = qpci_config_readl(d.dev, PCI_BASE_ADDRESS_0) & ~0xfu;
+        d.bar.is_io = false;
+        d.lat = k.lat;
+        d.nspb = k.nspb;
+        if (!strcmp(c->name, "unchanged")) {
+            /* The saved transfer ends at its time, SHORT: 4095 bytes. */
+            qtest_clock_set(d.qts, due_ns - 1);
+            g_assert_cmphex(urd(&d, 1, KESYNC_UNIT_STATUS), ==,
+                            KESYNC_STATE_BUSY);
+            step(&d, 1);
+            g_assert_cmphex(urd(&d, 1, KESYNC_UNIT_STATUS), ==,
+                            KESYNC_STATE_DONE);
+            g_assert_cmpuint(urd(&d, 1, KESYNC_UNIT_BYTES), ==, 4095);
+        } else if (!strcmp(c->name, "hang")) {
+            step(&d, 100 * due_ns);
+            g_assert_cmphex(urd(&d, 1, KESYNC_UNIT_STATUS), ==,
+                            KESYNC_STATE_BUSY);
+            g_assert_cmphex(rd(&d, KESYNC_REG_STATUS), ==,
+                            KESYNC_STATUS_BUSY |
+                            (1 << KESYNC_STATUS_UNIT_SHIFT));
+        } else {
+            /* Fetched again from guest memory, the fault already spent. */
+            step(&d, due(&d, 4096));
+            g_assert_cmphex(urd(&d, 1, KESYNC_UNIT_STATUS), ==,
+                            KESYNC_STATE_DONE);
+            g_assert_cmpuint(urd(&d, 1, KESYNC_UNIT_BYTES), ==, 4096);
+        }
+        g_assert_cmpuint(rd(&d, KESYNC_REG_STAT_LATE_DMA), ==, 0);
+        g_free(d.dev);
+        qpci_free_pc(d.bus);
+        alloc_destroy(&d.alloc);
+        qtest_quit(d.qts);
+    }
+    unlink(path);
+}
+
 /* ---- Randomized ---------------------------------------------------------- */
 
 static uint64_t fuzz_bar;
@@ -2513,6 +2895,7 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/system-reset", test_system_reset);
     qtest_add_func("/kesync/surprise-removal", test_removal);
     qtest_add_func("/kesync/migrate", test_migrate);
+    qtest_add_func("/kesync/migrate/bad-stream", test_migrate_bad_stream);
     qtest_add_func("/kesync/unplug/data", test_unplug_data);
     qtest_add_func("/kesync/unplug/completion", test_unplug_completion);
     qtest_add_func("/kesync/unplug/raise", test_unplug_raise);
