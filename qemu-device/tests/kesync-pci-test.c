@@ -555,8 +555,10 @@ static void qemu_start_fails(const char *args, const char *why)
 
     g_test_message("starting QEMU, expecting it to fail: %s", cmd);
     g_assert(g_shell_parse_argv(cmd, NULL, &argv, NULL));
-    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                          NULL, NULL, &err, &wstatus, NULL));
+    /* As libqtest runs it (sh -c "exec ..."): split, searched in PATH. */
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH |
+                          G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                          &wstatus, NULL));
     g_test_message("QEMU said: %s", err);
     g_assert_cmpint(WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0, ==, 0);
     g_assert(WIFEXITED(wstatus));
