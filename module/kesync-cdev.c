@@ -30,7 +30,14 @@
 
 #include "kesync-dev.h"
 
-static struct class *kesync_class;
+/*
+ * A static class (class_register()), as drivers have used since 6.4
+ * removed class_create()'s owner argument: no allocation, no API that
+ * differs between the kernels kesync supports.
+ */
+static struct class kesync_class = {
+	.name = KESYNC_NAME,
+};
 static dev_t kesync_devt;
 /* Unit numbers N of /dev/kesync<N>, global across controllers. */
 static DEFINE_IDA(kesync_minor_ida);
@@ -305,7 +312,7 @@ struct kesync_unit *kesync_unit_alloc(struct kesync_dev *kdev,
 
 	/* From here on the device's release frees the unit. */
 	device_initialize(&u->dev);
-	u->dev.class = kesync_class;
+	u->dev.class = &kesync_class;
 	u->dev.parent = &kdev->pdev->dev;
 	u->dev.devt = MKDEV(MAJOR(kesync_devt), id);
 	u->dev.groups = kesync_unit_groups;
@@ -369,13 +376,10 @@ int kesync_cdev_init(void)
 				  KESYNC_NAME);
 	if (ret)
 		return ret;
-	kesync_class = class_create(THIS_MODULE, KESYNC_NAME);
-	if (IS_ERR(kesync_class)) {
-		ret = PTR_ERR(kesync_class);
+	ret = class_register(&kesync_class);
+	if (ret)
 		unregister_chrdev_region(kesync_devt, KESYNC_MAX_MINORS);
-		return ret;
-	}
-	return 0;
+	return ret;
 }
 
 /**
@@ -385,7 +389,7 @@ int kesync_cdev_init(void)
  */
 void kesync_cdev_exit(void)
 {
-	class_destroy(kesync_class);
+	class_unregister(&kesync_class);
 	unregister_chrdev_region(kesync_devt, KESYNC_MAX_MINORS);
 	ida_destroy(&kesync_minor_ida);
 }

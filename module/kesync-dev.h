@@ -46,6 +46,8 @@
 #include <linux/kesync.h>
 #include <linux/kesync_hw.h>
 
+#include "kesync-compat.h"
+
 #define KESYNC_NAME			"kesync"
 #define KESYNC_MAX_MINORS		256
 
@@ -296,8 +298,6 @@ struct kesync_unit_isr {
  * @xfer_mutex: serialises ControllerControl and DpcForIsr on @cur
  * @dpc: the DpcForIsr work item
  * @io_timer: the IoTimer
- * @timer_stop: set by remove() before del_timer_sync(); READ_ONCE in the
- *	timer, which does not re-arm once it is set
  * @stats: counters, lock-free
  * @isr: state shared with the ISR
  */
@@ -328,7 +328,6 @@ struct kesync_unit {
 	u32 next_tag;
 	struct work_struct dpc;
 	struct timer_list io_timer;
-	bool timer_stop;
 
 	atomic64_t stats[KESYNC_STAT_NR];
 

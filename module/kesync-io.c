@@ -799,7 +799,7 @@ ended:
  */
 void kesync_io_timer(struct timer_list *t)
 {
-	struct kesync_unit *u = from_timer(u, t, io_timer);
+	struct kesync_unit *u = timer_container_of(u, t, io_timer);
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_tick_ctx tick = { .unit = u };
 	unsigned long next;
@@ -821,9 +821,10 @@ void kesync_io_timer(struct timer_list *t)
 		}
 	}
 
-	if (READ_ONCE(u->timer_stop))
-		return;
-	/* Exactly 1 s apart on average; never faster if it fell behind. */
+	/*
+	 * Exactly 1 s apart on average; never faster if it fell behind.
+	 * Once remove() has shut the timer down, this does nothing.
+	 */
 	next = t->expires + HZ;
 	if (time_before_eq(next, jiffies))
 		next = jiffies + HZ;
@@ -1214,7 +1215,7 @@ int kesync_io_init(struct kesync_dev *kdev)
 	 * The DpcForIsr items: high priority, per-CPU, so the DPC runs soon
 	 * on the CPU that took the interrupt, as an NT DPC does.
 	 */
-	kdev->wq = alloc_workqueue("%s", WQ_HIGHPRI, 0, kdev->name);
+	kdev->wq = alloc_workqueue("%s", WQ_HIGHPRI | WQ_PERCPU, 0, kdev->name);
 	return kdev->wq ? 0 : -ENOMEM;
 }
 
@@ -1283,11 +1284,8 @@ void kesync_io_begin_remove(struct kesync_dev *kdev)
 	spin_unlock(&kdev->io.lock);
 	up_write(&kdev->remove_rwsem);
 
-	/* timer_shutdown_sync() is 6.2+: a flag keeps it from re-arming. */
-	for (i = 0; i < kdev->nunits; i++) {
-		WRITE_ONCE(kdev->units[i]->timer_stop, true);
-		del_timer_sync(&kdev->units[i]->io_timer);
-	}
+	for (i = 0; i < kdev->nunits; i++)
+		timer_shutdown_sync(&kdev->units[i]->io_timer);
 	if (kdev->thread) {
 		kthread_stop(kdev->thread);
 		kdev->thread = NULL;

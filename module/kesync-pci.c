@@ -64,6 +64,7 @@ static const struct kernel_param_ops kesync_reset_timeout_ops = {
 };
 module_param_cb(reset_timeout_ms, &kesync_reset_timeout_ops,
 		&kesync_reset_timeout_ms, 0644);
+__MODULE_PARM_TYPE(reset_timeout_ms, "uint");
 MODULE_PARM_DESC(reset_timeout_ms,
 		 "how long one controller reset attempt may take (ms, 10..60000); 3 attempts, then the controller is dead");
 
@@ -101,6 +102,7 @@ static const struct kernel_param_ops kesync_irqoff_stats_ops = {
 	.get = kesync_irqoff_stats_get,
 };
 module_param_cb(irqoff_stats, &kesync_irqoff_stats_ops, NULL, 0644);
+__MODULE_PARM_TYPE(irqoff_stats, "bool");
 MODULE_PARM_DESC(irqoff_stats,
 		 "account how long the ISR and each SynchCritSection keep interrupts off (debugfs irqoff)");
 
@@ -314,7 +316,7 @@ static int kesync_alloc_vectors(struct kesync_dev *kdev)
 			return ret < 0 ? ret : -ENOSPC;
 		}
 	}
-	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_LEGACY);
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_INTX);
 	if (ret != 1) {
 		dev_err(&pdev->dev, "no interrupt: no INTx line (%d)\n", ret);
 		return ret < 0 ? ret : -ENOSPC;
@@ -669,3 +671,7 @@ module_exit(kesync_exit);
 
 MODULE_DESCRIPTION("kesync DMA transfer controller (NT design port)");
 MODULE_LICENSE("GPL");
+MODULE_AUTHOR("The kesync developers");
+#ifdef KESYNC_RELEASE
+MODULE_VERSION(KESYNC_RELEASE);
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kesync: what differs between the kernels Debian ships (6.1, 6.12, 7.x).
+ *
+ * The driver is written against the newest kernel API; this header maps
+ * each new name back for the kernels that lack it.  Each mapping tests
+ * what the headers provide, never LINUX_VERSION_CODE: Debian backports
+ * APIs into its stable kernels (6.1.0-57 has timer_shutdown_sync(), a
+ * 6.2 API), so a version number says little.  Macros are tested with
+ * #ifdef; functions and enum constants, which the preprocessor cannot
+ * see, are found by the Kbuild probes of module/Kbuild, which define
+ * KESYNC_HAVE_<NAME> when the kernel's headers declare NAME.
+ *
+ * Delete a mapping once no supported kernel needs it.
+ */
+#ifndef _KESYNC_COMPAT_H
+#define _KESYNC_COMPAT_H
+
+#include <linux/pci.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
+
+/* 6.8 renamed PCI_IRQ_LEGACY to PCI_IRQ_INTX; 6.10 removed the old name. */
+#ifndef PCI_IRQ_INTX
+#define PCI_IRQ_INTX PCI_IRQ_LEGACY
+#endif
+
+/* 6.16 renamed from_timer() to timer_container_of(). */
+#ifndef timer_container_of
+#define timer_container_of(var, timer, field) from_timer(var, timer, field)
+#endif
+
+/* 6.2 renamed del_timer_sync() to timer_delete_sync(); 6.15 removed it. */
+#ifndef KESYNC_HAVE_TIMER_DELETE_SYNC
+#define timer_delete_sync(timer) del_timer_sync(timer)
+#endif
+
+/*
+ * 6.2 added timer_shutdown_sync(): stop a timer for good, so that a
+ * callback re-arming itself cannot bring it back.  del_timer_sync() also
+ * waits out a running callback and then removes what it re-armed; what it
+ * cannot stop is a later mod_timer() from elsewhere, and the IoTimer is
+ * only armed from its own callback and from probe.
+ */
+#ifndef KESYNC_HAVE_TIMER_SHUTDOWN_SYNC
+#define timer_shutdown_sync(timer) del_timer_sync(timer)
+#endif
+
+/*
+ * 6.17 added WQ_PERCPU: a workqueue that is neither WQ_UNBOUND nor
+ * WQ_PERCPU makes alloc_workqueue() warn on 7.x, where unbound becomes
+ * the default.  Before, per-CPU was the default and the flag is 0.
+ */
+#ifndef KESYNC_HAVE_WQ_PERCPU
+#define WQ_PERCPU 0
+#endif
+
+#endif /* _KESYNC_COMPAT_H */
