@@ -9,7 +9,14 @@
 
 SHELL := /bin/bash
 B := build
-KVER ?= $(shell find /lib/modules -mindepth 1 -maxdepth 1 -name '*-amd64' -printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
+# The guest kernel of 'make run', 'make shell' and 'make module': a name of
+# kernel/targets (6.12 = Debian 13's, the default; 6.1, 6.12-bpo, 7).
+# The kernels come from Debian's archive into the cache (scripts/kernel.sh);
+# 'make check' builds and boots every one.
+KERNEL ?= $(shell scripts/kernel.sh names | head -n 1)
+# 'make install' builds for an installed kernel: the running one unless
+# KVER= or KDIR= says otherwise.
+KVER ?= $(shell uname -r)
 CC ?= gcc
 # The kselftest harness comes from Debian's linux-source-6.1 (unpacked once
 # into the cache); evaluated only when a guest program is built.
@@ -24,7 +31,8 @@ GUEST_HDR := $(wildcard tests/guest/*.h) $(wildcard include/uapi/linux/*.h)
 MODULE_SRC := $(wildcard module/*.c module/*.h module/Kbuild) $(wildcard include/uapi/linux/*.h)
 INIT_SRC := scripts/guest-init scripts/guest-lib.sh scripts/initramfs.sh
 
-.PHONY: all run shell check check-host check-guest deps qemu module guest \
+
+.PHONY: FORCE all run shell check check-host check-guest deps qemu module guest \
 	initramfs debug bench lint check-quick clean distclean help
 
 all: deps qemu initramfs
@@ -38,12 +46,14 @@ deps:
 qemu: deps
 	@scripts/qemu.sh
 
-module: deps $(B)/kesync.ko
+module: deps $(B)/kernels/$(KERNEL)/kesync.ko
 
-$(B)/kesync.ko: $(MODULE_SRC) | deps
-	@mkdir -p $(B)
-	$(MAKE) -C module KVER=$(KVER)
-	cp module/kesync.ko $@
+# kesync.ko for one kernel of kernel/targets, W=1, from a copy of module/;
+# scripts/kernel.sh rebuilds it only for new sources or a new kernel package.
+$(B)/kernels/%/kesync.ko: FORCE | deps
+	@scripts/kernel.sh build $* $(B)/kernels/$*
+
+FORCE:
 
 $(B)/guest/bin/%: tests/guest/%.c $(GUEST_HDR) | deps
 	@mkdir -p $(@D)
@@ -60,7 +70,8 @@ guest: deps $(GUEST_BIN)
 		install -m 0755 $$f $(B)/guest/bin/; done
 
 initramfs: module guest
-	@scripts/mkguest.sh $(B)/initramfs.cpio.gz $(B) $(B)/guest/bin
+	@scripts/mkguest.sh $(B)/initramfs-$(KERNEL).cpio.gz $(B)/kernels/$(KERNEL) \
+		$(B)/guest/bin
 
 # The debug tier: a lockdep/KASAN/kmemleak/DMA-API-debug kernel built from
 # Debian's linux-source-6.1 with kesync in-tree (the project's Kconfig),
@@ -82,31 +93,33 @@ debug: deps guest
 	@scripts/mkguest.sh $(B)/initramfs-debug.cpio.gz $(B)/debug $(B)/guest/bin
 
 run: all
-	@scripts/run-guest.sh --job scripts/jobs/demo.sh --timeout 300 $(ARGS)
+	@scripts/run-guest.sh --kernel $(KERNEL) --job scripts/jobs/demo.sh \
+		--timeout 300 $(ARGS)
 
 shell: all
-	@scripts/run-guest.sh --interactive $(ARGS)
+	@scripts/run-guest.sh --kernel $(KERNEL) --interactive $(ARGS)
 
-# make check: the device's qtest, static analysis, every production-kernel
-# guest configuration of tests/matrix and the debug-kernel tier.
+# make check: the device's qtest, static analysis, kesync.ko built for
+# every kernel of kernel/targets, the packages and DKMS, every guest
+# configuration of tests/matrix and the debug-kernel tier.
 # make check-quick: the same without the debug tier and the lint, for
 # day-to-day work (CI runs make check).
 check: all debug
-	@scripts/check.sh --lint --debug-tier $(ARGS)
+	@scripts/check.sh --lint --packaging --debug-tier $(ARGS)
 
 check-quick: all
 	@scripts/check.sh $(ARGS)
 
 # Benchmarks: kesync against QEMU's NVMe in one guest; results in build/bench.
 bench: all
-	@scripts/bench.sh $(ARGS)
+	@KESYNC_KERNEL=$(KERNEL) scripts/bench.sh $(ARGS)
 
 lint: deps
 	@scripts/lint.sh
 
 clean:
-	$(MAKE) -C module clean KVER=$(KVER) >/dev/null 2>&1 || true
-	rm -rf $(B)
+	rm -rf $(B) module/*.o module/*.ko module/*.mod module/*.mod.c \
+		module/.*.cmd module/modules.order module/Module.symvers
 
 distclean: clean
 	@echo "caches under $${XDG_CACHE_HOME:-$$HOME/.cache}/kesync are kept; remove them by hand"

@@ -38,6 +38,7 @@
 static struct class kesync_class = {
 	.name = KESYNC_NAME,
 };
+
 static dev_t kesync_devt;
 /* Unit numbers N of /dev/kesync<N>, global across controllers. */
 static DEFINE_IDA(kesync_minor_ida);

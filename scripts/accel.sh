@@ -16,8 +16,8 @@ if [ ! -w /dev/kvm ]; then
 	exit 0
 fi
 qemu=$KESYNC_BUILD/qemu-system-x86_64
-kver=$(guest_kver)
-key=$(printf '%s %s %s' "$(uname -r)" "$(readlink -f "$qemu")" "$kver" |
+kernel_env "${KESYNC_KERNEL:-$(default_kernel)}"
+key=$(printf '%s %s %s' "$(uname -r)" "$(readlink -f "$qemu")" "$KVER" |
 	sha256sum | cut -c1-16)
 cache=$KESYNC_CACHE/accel-$key
 if [ -n "$(find "$cache" -mmin -1440 2>/dev/null)" ]; then
@@ -38,7 +38,7 @@ chmod +x "$work/root/init"
 res=tcg
 if timeout -k 2 20 "$qemu" -nodefaults -nographic -no-reboot -accel kvm \
 	-m 256M -L /usr/share/seabios -L /usr/share/qemu \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$work/probe.cpio" \
+	-kernel "$VMLINUZ" -initrd "$work/probe.cpio" \
 	-append "console=ttyS0 panic=-1 quiet" -serial stdio \
 	</dev/null 2>/dev/null | grep -q KESYNC-KVM-OK; then
 	res=kvm

@@ -15,7 +15,8 @@
 #   --kesync-only    skip nvme
 #   --timeout S      limit for the guest run (default 840)
 #   --append S       more guest kernel command line
-#   --initrd F       base initramfs (default build/initramfs.cpio.gz)
+#   --initrd F       base initramfs (default build/initramfs-K.cpio.gz, K the
+#                    guest kernel: $KESYNC_KERNEL, else kernel/targets' first)
 #   --out DIR        results directory (default build/bench)
 # Exit: 0 when the guest ran to its end and a report was written.
 set -euo pipefail
@@ -48,8 +49,13 @@ fi
 
 units=4 size=64M
 qemu=$KESYNC_BUILD/qemu-system-x86_64
-base=${base:-$KESYNC_BUILD/initramfs.cpio.gz}
-kver=$(guest_kver)
+kname=${KESYNC_KERNEL:-$(default_kernel)}
+base=${base:-$KESYNC_BUILD/initramfs-$kname.cpio.gz}
+kernel_env "$kname"
+# shellcheck disable=SC2153 # set by kernel_env
+kver=$KVER
+# nvme.ko and its dependencies from the same Debian image
+kmods=$("$KESYNC_ROOT/scripts/kernel.sh" modules "$kname")
 [ -x "$qemu" ] || die "no QEMU at $qemu: run 'make qemu'"
 [ -r "$base" ] || die "no initramfs at $base: run 'make initramfs'"
 [ -r "$KESYNC_BUILD/extras.cpio.gz" ] || die "no build/extras.cpio.gz: run 'make guest'"
@@ -73,7 +79,7 @@ mkdir -p "$out"
 nv=$work/nvroot/kesync/bench/nvme
 mkdir -p "$nv"
 for m in crct10dif crypto-crc64-rocksoft nvme; do
-	modprobe -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
+	modprobe -d "$kmods" -S "$kver" --show-depends "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
 done | awk '!seen[$0]++' >"$work/nvme-mods"
 grep -q '/nvme\.ko' "$work/nvme-mods" ||
 	die "modprobe cannot resolve nvme for $kver (is kmod installed?)"
@@ -112,7 +118,7 @@ done
 accel=$("$KESYNC_ROOT/scripts/accel.sh")
 export KESYNC_ACCEL=$accel
 
-rg=("$KESYNC_ROOT/scripts/run-guest.sh" --quiet --extras --units "$units"
+rg=("$KESYNC_ROOT/scripts/run-guest.sh" --kernel "$kname" --quiet --extras --units "$units"
 	--devopts "latency-ns=0,ns-per-byte=0,unit-size=$size"
 	--job "$work/job.sh" --initrd "$work/initrd.cpio.gz"
 	--qmp "$work/qmp.sock" --log "$work/console.log" --timeout "$tmo"

@@ -33,12 +33,15 @@ hash_files() {
 	done | sha256sum | cut -c1-16
 }
 
-# guest_kver: the kernel release of the installed Debian guest kernel
-# (linux-image-amd64), newest first.
-guest_kver() {
-	local v
-	v=$(find /lib/modules -mindepth 1 -maxdepth 1 -name '*-amd64' \
-		-printf '%f\n' 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$v" ] || die "no Debian amd64 kernel installed (run scripts/deps.sh)"
-	printf '%s\n' "$v"
+# kernel_env NAME: the variables of one guest kernel of kernel/targets
+# (KVER, KDIR, VMLINUZ, ...; fetched into the cache when needed).
+kernel_env() {
+	local env
+	env=$("$KESYNC_ROOT/scripts/kernel.sh" env "$1") || exit 1
+	eval "$env"
+}
+
+# default_kernel: the kernel 'make run' boots (the first of kernel/targets).
+default_kernel() {
+	"$KESYNC_ROOT/scripts/kernel.sh" names | head -n 1
 }

@@ -125,7 +125,7 @@ newest_version() {
 # match REGEX (alternatives split).
 depends() {
 	apt-cache show "$1=$2" 2>/dev/null | sed -n 's/^Depends: //p' | head -n 1 |
-		tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' | grep -E "$3" || true
+		sed 's/[,|]/\n/g' | sed 's/^ *//; s/ .*//' | grep -E "$3" || true
 }
 
 # download DIR PKG=VER...: apt-get download into DIR, or die naming them.
@@ -211,6 +211,7 @@ fetch() {
 
 # load_env NAME: fetch NAME and source its env; KROOT is the compiler root
 # ('' for the host).
+# shellcheck disable=SC2153 # KVER, KDIR, ... come from the sourced env
 load_env() {
 	target "$1"
 	fetch
@@ -242,6 +243,7 @@ names)
 env)
 	[ $# -eq 2 ] || die "usage: kernel.sh env NAME"
 	load_env "$2"
+	# shellcheck disable=SC2153 # from load_env
 	printf 'KNAME=%q\nKVER=%q\nKPKGVER=%q\nKDIR=%q\nVMLINUZ=%q\nKTOOLCHAIN=%q\nKROOT=%q\n' \
 		"$KNAME" "$KVER" "$KPKGVER" "$KDIR" "$VMLINUZ" "$KTOOLCHAIN" "$KROOT"
 	;;
@@ -249,6 +251,7 @@ modules)
 	[ $# -eq 2 ] || die "usage: kernel.sh modules NAME"
 	target "$2"
 	fetch
+	# shellcheck source=/dev/null
 	. "$K_DIR/env"
 	if [ ! -f "$K_DIR/modules/.done" ]; then
 		log "kernel $T_NAME: unpacking the modules of $KVER"
@@ -283,6 +286,15 @@ build)
 	out=$3
 	mkdir -p "$out/src"
 	out=$(cd "$out" && pwd)
+	# Rebuilt when the sources or the kernel package changed.
+	mapfile -t srcs < <(find "$KESYNC_ROOT/module" "$KESYNC_ROOT/include" \
+		"$KESYNC_ROOT/VERSION" -type f \( -name '*.[ch]' -o -name Kbuild \
+		-o -name VERSION \) | LC_ALL=C sort)
+	key=$( { hash_files "${srcs[@]}"; echo "$KVER $KPKGVER $KROOT"; } | sha256sum | cut -c1-16)
+	if [ -f "$out/kesync.ko" ] && [ "$(cat "$out/key" 2>/dev/null)" = "$key" ]; then
+		exit 0
+	fi
+	log "kernel $KNAME: building kesync.ko for $KVER (W=1)"
 	# A copy per kernel: Kbuild writes its objects next to the sources.
 	rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*' \
 		--exclude='*.mod' --exclude='*.mod.c' --exclude=modules.order \
@@ -298,6 +310,7 @@ build)
 		die "kernel $KNAME ($KVER): the W=1 build has warnings (log: $out/build.log)"
 	fi
 	cp "$out/src/module/kesync.ko" "$out/kesync.ko"
+	echo "$key" >"$out/key"
 	printf '%s\n' "$KVER" >"$out/kver"
 	printf 'KNAME=%q\nKVER=%q\nKPKGVER=%q\nVMLINUZ=%q\n' "$KNAME" "$KVER" "$KPKGVER" \
 		"$VMLINUZ" >"$out/env"

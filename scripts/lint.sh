@@ -3,7 +3,9 @@
 # make lint: static analysis.  Each check prints TAP ('ok N - name'), so
 # the runner can count them; exit status is non-zero when any fails.
 #   checkpatch.pl --strict  module/ include/ tests/ tools/ (kernel's script)
-#   sparse (C=2) and W=1    module/ against the guest kernel's headers
+#   sparse (C=2)            module/ against every guest kernel's headers, with
+#                           its own toolchain (W=1 on each: the runner's
+#                           kbuild step, scripts/kernel.sh build)
 #   coccicheck (report)     module/, with the kernel's semantic patches
 #   QEMU checkpatch.pl      qemu-device/
 #   shell scripts           shellcheck over scripts/ and tests/*.sh
@@ -12,7 +14,6 @@ set -uo pipefail
 
 cd "$KESYNC_ROOT" || exit 1
 ksrc=$("$KESYNC_ROOT/scripts/linux-src.sh") || die "no kernel source"
-kver=$(guest_kver)
 out=$KESYNC_BUILD/lint
 mkdir -p "$out"
 n=0 fails=0
@@ -63,11 +64,15 @@ run_checkpatch() {
 	return $rc
 }
 
-# A module build whose output must contain no warning.
-module_build() {
-	local log
-	make -C module KVER="$kver" clean >/dev/null 2>&1
-	log=$(make -C module KVER="$kver" "$@" 2>&1) || { echo "$log"; return 1; }
+# sparse over every file for kernel $1, in the copy of module/ that
+# 'kernel.sh build' made; its output must contain no warning.
+sparse_kernel() {
+	local log dir=$KESYNC_BUILD/kernels/$1
+	"$KESYNC_ROOT/scripts/kernel.sh" build "$1" "$dir" || return 1
+	kernel_env "$1"
+	log=$("$KESYNC_ROOT/scripts/kernel.sh" make "$1" -C "$KDIR" \
+		M="$dir/src/module" CONFIG_KESYNC=m C=2 modules 2>&1) ||
+		{ echo "$log"; return 1; }
 	echo "$log"
 	! echo "$log" | grep -E 'warning:|error:' | grep -v 'kesync-trace.h.*TRACE_'
 }
@@ -101,11 +106,11 @@ run_shellcheck() {
 
 echo "TAP version 13"
 check checkpatch run_checkpatch
-check w1 module_build W=1
-check sparse module_build C=2
+for k in $("$KESYNC_ROOT/scripts/kernel.sh" names); do
+	check "sparse-$k" sparse_kernel "$k"
+done
 check coccicheck run_cocci
 check qemu-checkpatch run_qemu_checkpatch
 check shellcheck run_shellcheck
 echo "1..$n"
-make -C module KVER="$kver" >/dev/null 2>&1
 [ "$fails" -eq 0 ]

@@ -14,8 +14,10 @@
 #   --debug           the debug kernel and its initramfs ('make debug'),
 #                     booted with panic_on_warn=1
 #   --extras          add fio and stress-ng (build/extras.cpio.gz, ~100 MiB)
-#   --kernel F        guest kernel (default: Debian's installed vmlinuz)
-#   --initrd F        base initramfs (default: build/initramfs.cpio.gz)
+#   --kernel K        guest kernel: a name of kernel/targets (6.12, 6.1,
+#                     6.12-bpo, 7; default $KESYNC_KERNEL, else the first),
+#                     booted with build/initramfs-K.cpio.gz; or a bzImage file
+#   --initrd F        base initramfs (default: the kernel's, see --kernel)
 #   --qmp SOCK        QMP unix socket (server, nowait) for host-side control
 #   --qemu-args S     more QEMU arguments, split at white space (e.g. extra
 #                     -device/-drive/-trace options)
@@ -64,17 +66,21 @@ done
 
 qemu=$KESYNC_BUILD/qemu-system-x86_64
 [ -x "$qemu" ] || die "no QEMU at $qemu: run 'make qemu'"
-kver=$(guest_kver)
 if [ "$debug" = 1 ]; then
 	kernel=${kernel:-$KESYNC_BUILD/debug/bzImage}
 	initrd=${initrd:-$KESYNC_BUILD/initramfs-debug.cpio.gz}
 	append="panic_on_warn=1 $append"
 	[ "$mem" = 1024M ] && mem=2048M
 fi
-kernel=${kernel:-/boot/vmlinuz-$kver}
-initrd=${initrd:-$KESYNC_BUILD/initramfs.cpio.gz}
+kernel=${kernel:-${KESYNC_KERNEL:-$(default_kernel)}}
+if [ ! -f "$kernel" ]; then
+	# A name of kernel/targets: Debian's image from the cache.
+	initrd=${initrd:-$KESYNC_BUILD/initramfs-$kernel.cpio.gz}
+	kernel_env "$kernel"
+	kernel=$VMLINUZ
+fi
 [ -r "$kernel" ] || die "cannot read guest kernel $kernel"
-[ -r "$initrd" ] || die "no initramfs at $initrd: run 'make initramfs'"
+[ -r "$initrd" ] || die "no initramfs at $initrd: run 'make initramfs KERNEL=...'"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

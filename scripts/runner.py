@@ -70,7 +70,17 @@ HOST_ALLOWED = {"device_del", "device_add", "qom-set", "qom-get",
                 "query-pci", "query-status"}
 
 # Runner-level matrix options (not passed to run-guest.sh).
-RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault"}
+RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
+
+# The guest kernel of a matrix line that names none (--kernel NAME).
+DEFAULT_KERNEL = "6.1"
+
+
+def kernel_names():
+    """The kernels of kernel/targets, in its order."""
+    out = subprocess.run([os.path.join(ROOT, "scripts/kernel.sh"), "names"],
+                         stdout=subprocess.PIPE, text=True, check=True)
+    return out.stdout.split()
 
 
 class Result:
@@ -79,6 +89,7 @@ class Result:
         self.failed = []   # (name, detail)
         self.skipped = []
         self.irqoff = {}   # the boot's irqs-off figures, irqoff.Merger
+        self.kernel = ""   # the guest's uname -r
 
     def merge(self, other):
         self.passed += other.passed
@@ -140,6 +151,8 @@ def load_matrix(path):
                 continue
             head, _, tests = line.partition(":")
             words = shlex.split(head)
+            if "--kernel" not in words and "--debug" not in words:
+                words += ["--kernel", DEFAULT_KERNEL]
             configs.append({
                 "name": words[0],
                 "opts": [w for w in words[1:] if w not in RUNNER_OPTS],
@@ -157,6 +170,7 @@ def guest_job(cfg, seed):
     # each boot (kesync_irqoff_dump in scripts/guest-lib.sh).
     lines.append('export KESYNC_MODPARAMS="${KESYNC_MODPARAMS:-} '
                  'irqoff_stats=1"')
+    lines.append('echo "KESYNC-KERNEL $(uname -r)"')
     lines.append("kesync_job_setup")
     lines.append("kesync_load || echo 'KESYNC-LOAD-FAILED'")
     for t in cfg["tests"]:
@@ -298,6 +312,9 @@ def run_config(cfg, args):
                "--job", job, "--log", logf,
                "--timeout", str(args.guest_timeout)] + cfg["opts"] + \
             shlex.split(args.guest_opts)
+        if "--dkms" in cfg["flags"]:
+            # The module DKMS built from the kesync-dkms package.
+            cmd += ["--initrd", os.path.join(BUILD, "initramfs-dkms.cpio.gz")]
         done = threading.Event()
         if "--host-hook" in cfg["flags"]:
             sock = os.path.join(tmp, "qmp.sock")
@@ -317,6 +334,12 @@ def run_config(cfg, args):
     except OSError:
         log = p.stdout.splitlines()
     tail = "\n".join(log[-120:])
+    for line in log:
+        i = line.find("KESYNC-KERNEL ")
+        if i >= 0:
+            res.kernel = line[i:].split()[1] if len(line[i:].split()) > 1 \
+                else "?"
+            break
 
     if p.returncode in (124, 125) or not any(
             ln.startswith("KESYNC-JOB-END") for ln in log):
@@ -436,6 +459,60 @@ def run_host(args):
     return "host", res, wall
 
 
+def run_kbuild(args):
+    """kesync.ko for every kernel of kernel/targets (W=1, no warning
+    allowed; scripts/kernel.sh build), and each kernel's initramfs."""
+    res = Result()
+    t0 = time.time()
+    for k in kernel_names():
+        out = os.path.join(BUILD, "kernels", k)
+        p = subprocess.run([os.path.join(ROOT, "scripts/kernel.sh"), "build",
+                            k, out], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        kver = ""
+        try:
+            with open(os.path.join(out, "kver")) as f:
+                kver = f.read().strip()
+        except OSError:
+            pass
+        name = "kbuild/%s%s: kesync.ko builds, W=1, no warning" % (
+            k, " (%s)" % kver if kver else "")
+        if p.returncode != 0:
+            res.failed.append((name, p.stdout[-4000:]))
+            print("  kbuild %-9s FAILED" % k, flush=True)
+            continue
+        res.passed.append(name)
+        print("  kbuild %-9s %s: W=1, 0 warnings" % (k, kver), flush=True)
+        p = subprocess.run([os.path.join(ROOT, "scripts/mkguest.sh"),
+                            os.path.join(BUILD, "initramfs-%s.cpio.gz" % k),
+                            out, os.path.join(BUILD, "guest", "bin")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if p.returncode != 0:
+            res.failed.append(("kbuild/%s: initramfs" % k, p.stdout[-4000:]))
+    return "kbuild", res, time.time() - t0
+
+
+def run_packaging(args):
+    """scripts/test-packaging.sh: the .debs, and DKMS building the module
+    from kesync-dkms for a second kernel; that module's initramfs for the
+    --dkms boot."""
+    res, wall = run_tap_command(
+        "packaging", [os.path.join(ROOT, "scripts/test-packaging.sh")], args)
+    kos = []
+    for dirpath, _, files in os.walk(os.path.join(BUILD, "dkms")):
+        kos += [dirpath for f in files if f == "kesync.ko"]
+    if len(kos) == 1:
+        p = subprocess.run([os.path.join(ROOT, "scripts/mkguest.sh"),
+                            os.path.join(BUILD, "initramfs-dkms.cpio.gz"),
+                            kos[0], os.path.join(BUILD, "guest", "bin")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if p.returncode != 0:
+            res.failed.append(("packaging: dkms initramfs", p.stdout[-4000:]))
+    return "packaging", res, wall
+
+
 def run_lint(args):
     """scripts/lint.sh: checkpatch, W=1, sparse, coccicheck, shellcheck."""
     res, wall = run_tap_command(
@@ -496,6 +573,12 @@ def main():
     ap.add_argument("--no-guest", action="store_true")
     ap.add_argument("--lint", action="store_true",
                     help="also run scripts/lint.sh (static analysis)")
+    ap.add_argument("--packaging", action="store_true",
+                    help="also build the .debs and run DKMS "
+                    "(scripts/test-packaging.sh) and boot its module")
+    ap.add_argument("--kbuild", action="store_true",
+                    help="build kesync.ko for every kernel even with "
+                    "--no-guest")
     ap.add_argument("--list", action="store_true",
                     help="list the guest configurations and exit")
     ap.add_argument("--seed", type=int,
@@ -539,6 +622,21 @@ def main():
               (len(r.passed), len(r.failed), len(r.skipped), wall),
               flush=True)
         total.merge(r)
+    if not args.no_guest or args.kbuild:
+        print("kbuild: kesync.ko for every kernel of kernel/targets",
+              flush=True)
+        _, r, wall = run_kbuild(args)
+        print("kbuild: %d passed, %d failed (%.0f s)" %
+              (len(r.passed), len(r.failed), wall), flush=True)
+        total.merge(r)
+    if args.packaging:
+        _, r, wall = run_packaging(args)
+        print("packaging: %d passed, %d failed, %d skipped (%.0f s)" %
+              (len(r.passed), len(r.failed), len(r.skipped), wall),
+              flush=True)
+        total.merge(r)
+    elif not args.no_guest:
+        configs = [c for c in configs if "--dkms" not in c["flags"]]
     if args.lint:
         _, r, wall = run_lint(args)
         print("lint: %d passed, %d failed, %d skipped (%.0f s)" %
@@ -556,9 +654,10 @@ def main():
             futs = [ex.submit(run_config, c, args) for c in order]
             for fut in futs:
                 name, r, wall = fut.result()
-                print("guest %-22s %3d passed, %d failed, %d skipped (%.0f s)"
-                      % (name, len(r.passed), len(r.failed), len(r.skipped),
-                         wall), flush=True)
+                print("guest %-22s %-24s %3d passed, %d failed, %d skipped "
+                      "(%.0f s)" % (name, r.kernel or "(no kernel seen)",
+                                    len(r.passed), len(r.failed),
+                                    len(r.skipped), wall), flush=True)
                 total.merge(r)
                 if r.irqoff:
                     figures.append((name, r.irqoff))

@@ -53,10 +53,11 @@ build_root() {
 	local suite=$1 compiler=$2 pkgs uris key root tmp f
 	[ -n "${APT_CONFIG:-}" ] || die "toolroot.sh: no APT_CONFIG (run through scripts/kernel.sh)"
 	# What kbuild runs for an external module: the compiler, binutils, make,
-	# a shell and the core utilities, and libelf/libssl for its tools.
+	# a shell and the core utilities, libelf/libssl for its tools, perl for
+	# W=1's kernel-doc, pahole for BTF, and sparse for C=2.
 	pkgs=("$compiler" make binutils libc6-dev libelf1 libssl3t64 bash dash
 		coreutils sed grep mawk findutils diffutils tar gzip xz-utils kmod
-		perl dwarves)
+		perl dwarves sparse)
 	uris=$(apt-get -q --print-uris install "${pkgs[@]}" 2>&1) || {
 		# libssl3 was renamed libssl3t64 in trixie (the 64-bit time_t move)
 		pkgs=("${pkgs[@]/libssl3t64/libssl3}")
