@@ -224,14 +224,14 @@ load_env() {
 }
 
 # kmake ARGS...: make with the target's compiler: on the host, or in its
-# private root (a mount namespace and chroot that sees the cache and the
-# build directory at the same paths as the host).
+# private root (a mount namespace and chroot that sees the cache, the
+# build directory and $KBIND at the same paths as the host).
 kmake() {
 	if [ -z "$KROOT" ]; then
 		make "$@"
 	else
 		"$KESYNC_ROOT/scripts/toolroot.sh" --run "$KROOT" \
-			"$KESYNC_CACHE" "$KESYNC_BUILD" -- make "$@"
+			"$KESYNC_CACHE" "$KESYNC_BUILD" ${KBIND:+"$KBIND"} -- make "$@"
 	fi
 }
 
@@ -286,6 +286,7 @@ build)
 	out=$3
 	mkdir -p "$out/src"
 	out=$(cd "$out" && pwd)
+	KBIND=$out	# seen at the same path in a compiler root
 	# Rebuilt when the sources or the kernel package changed.
 	mapfile -t srcs < <(find "$KESYNC_ROOT/module" "$KESYNC_ROOT/include" \
 		"$KESYNC_ROOT/VERSION" -type f \( -name '*.[ch]' -o -name Kbuild \

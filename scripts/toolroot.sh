@@ -37,13 +37,13 @@ run_in_root() {
 		set -e
 		root=$1 n=$2
 		shift 2
+		mount --rbind /dev "$root/dev"
+		mount -t tmpfs tmpfs "$root/tmp"
 		for ((i = 0; i < n; i++)); do
 			mkdir -p "$root$1"
 			mount --bind "$1" "$root$1"
 			shift
 		done
-		mount --rbind /dev "$root/dev"
-		mount -t tmpfs tmpfs "$root/tmp"
 		exec chroot "$root" /usr/bin/env -i PATH=/usr/bin:/usr/sbin \
 			HOME=/tmp LC_ALL=C TERM=dumb "$@"
 	' toolroot "$root" "${#dirs[@]}" "${dirs[@]}" "$@"
