@@ -156,7 +156,8 @@ install: install-module install-tools install-udev
 install-module:
 	$(MAKE) -C module KVER=$(or $(KVER),$(kesync_krel)) KDIR=$(KDIR)
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/module CONFIG_KESYNC=m \
-		INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) modules_install
+		INSTALL_MOD_PATH=$(INSTALL_MOD_PATH) INSTALL_MOD_DIR=extra \
+		modules_install
 	$(if $(INSTALL_MOD_PATH),,depmod -a $(kesync_krel))
 
 install-tools:

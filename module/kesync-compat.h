@@ -4,9 +4,9 @@
  *
  * The driver is written against the newest kernel API; this header maps
  * each new name back for the kernels that lack it.  Each mapping tests
- * what the headers provide, never LINUX_VERSION_CODE: Debian backports
- * APIs into its stable kernels (6.1.0-57 has timer_shutdown_sync(), a
- * 6.2 API), so a version number says little.  Macros are tested with
+ * what the headers provide, never LINUX_VERSION_CODE: stable kernels
+ * carry backported APIs (Debian's 6.1.0-57, from 6.1.y, has
+ * timer_shutdown_sync(), a 6.2 API), so a version number says little.  Macros are tested with
  * #ifdef; functions and enum constants, which the preprocessor cannot
  * see, are found by the Kbuild probes of module/Kbuild, which define
  * KESYNC_HAVE_<NAME> when the kernel's headers declare NAME.

@@ -54,7 +54,7 @@ mirror() {
 	uri=$( { sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null
 		sed -n 's/^[[:space:]]*deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\{0,1\}\([^[:space:]]*\).*/\2/p' \
 			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-	} | tr ' ' '\n' | grep -E '^https?://' |
+	} | tr ' ' '\n' | grep -E '^https?://[^ ]*/debian(-security)?/?$' |
 		if [ "$want" = security ]; then grep -- '-security/\?$'; else grep -v -- '-security/\?$'; fi |
 		head -n 1)
 	if [ "$want" = security ]; then
@@ -71,7 +71,7 @@ mirror() {
 apt_target() {
 	local dir=$KESYNC_CACHE/apt-kernels/$T_NAME s uri key
 	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-	: >"$dir/status"
+	[ -f "$dir/status" ] || : >"$dir/status"
 	{
 		for s in "${T_SUITES[@]}"; do
 			uri=$(mirror main)
@@ -80,7 +80,7 @@ apt_target() {
 				"$uri" "$s"
 		done
 	} >"$dir/sources.list.new"
-	cat >"$dir/apt.conf" <<EOC
+	cat >"$dir/apt.conf.new" <<EOC
 Dir::Etc::SourceList "$dir/sources.list";
 Dir::Etc::SourceParts "/nonexistent";
 Dir::Etc::Preferences "/nonexistent";
@@ -93,11 +93,17 @@ APT::Install-Recommends "false";
 APT::Get::Assume-Yes "true";
 Acquire::Languages "none";
 EOC
-	[ "$(id -u)" -eq 0 ] && echo 'APT::Sandbox::User "root";' >>"$dir/apt.conf"
+	if [ "$(id -u)" -eq 0 ]; then
+		echo 'APT::Sandbox::User "root";' >>"$dir/apt.conf.new"
+	fi
+	cmp -s "$dir/apt.conf.new" "$dir/apt.conf" || mv "$dir/apt.conf.new" "$dir/apt.conf"
+	rm -f "$dir/apt.conf.new"
 	export APT_CONFIG=$dir/apt.conf
 	key=$dir/sources.list
+	# .updated: the time of the last successful update (the lists' own
+	# mtimes are the server's).
 	if ! cmp -s "$dir/sources.list.new" "$key" || [ "${KESYNC_APT_REFRESH:-0}" = 1 ] ||
-		[ -z "$(find "$dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -720 2>/dev/null | head -n 1)" ]; then
+		[ -z "$(find "$dir/.updated" -mmin -720 2>/dev/null)" ]; then
 		mv "$dir/sources.list.new" "$key"
 		log "kernel $T_NAME: updating the package index of ${T_SUITES[*]}"
 		apt-get -q update >"$dir/update.log" 2>&1 || {
@@ -105,9 +111,18 @@ EOC
 			die "kernel $T_NAME: apt-get update of suites '${T_SUITES[*]}' failed" \
 				"(is each suite in Debian's archive and reachable? log: $dir/update.log)"
 		}
+		touch "$dir/.updated"
 	else
 		rm -f "$dir/sources.list.new"
 	fi
+}
+
+# lock_target: one kernel.sh at a time per target (the runner boots
+# several guests of one kernel at once).
+lock_target() {
+	mkdir -p "$KESYNC_CACHE/apt-kernels"
+	exec 8>"$KESYNC_CACHE/apt-kernels/.lock-$T_NAME"
+	flock 8
 }
 
 # newest_version PKG: the highest version of PKG among the target's suites.
@@ -214,6 +229,7 @@ fetch() {
 # shellcheck disable=SC2153 # KVER, KDIR, ... come from the sourced env
 load_env() {
 	target "$1"
+	lock_target
 	fetch
 	# shellcheck source=/dev/null
 	. "$K_DIR/env"
@@ -250,6 +266,7 @@ env)
 modules)
 	[ $# -eq 2 ] || die "usage: kernel.sh modules NAME"
 	target "$2"
+	lock_target
 	fetch
 	# shellcheck source=/dev/null
 	. "$K_DIR/env"
@@ -307,7 +324,7 @@ build)
 		grep -E -A5 'error|Error' "$out/build.log" | head -n 40 >&2 || tail -n 30 "$out/build.log" >&2
 		die "kernel $KNAME ($KVER): kesync.ko does not build (log: $out/build.log)"
 	fi
-	if grep -E 'warning:' "$out/build.log" >&2; then
+	if grep -Ei 'warning:' "$out/build.log" >&2; then
 		die "kernel $KNAME ($KVER): the W=1 build has warnings (log: $out/build.log)"
 	fi
 	cp "$out/src/module/kesync.ko" "$out/kesync.ko"

@@ -76,7 +76,14 @@ kernel=${kernel:-${KESYNC_KERNEL:-$(default_kernel)}}
 if [ ! -f "$kernel" ]; then
 	# A name of kernel/targets: Debian's image from the cache.
 	initrd=${initrd:-$KESYNC_BUILD/initramfs-$kernel.cpio.gz}
-	kernel_env "$kernel"
+	# The image the module in that initramfs was built for (pinned by
+	# 'kernel.sh build', whatever the archive has now), else the newest.
+	if [ -f "$KESYNC_BUILD/kernels/$kernel/env" ]; then
+		# shellcheck source=/dev/null
+		. "$KESYNC_BUILD/kernels/$kernel/env"
+	else
+		kernel_env "$kernel"
+	fi
 	kernel=$VMLINUZ
 fi
 [ -r "$kernel" ] || die "cannot read guest kernel $kernel"

@@ -477,6 +477,9 @@ def run_kbuild(args):
             pass
         name = "kbuild/%s%s: kesync.ko builds, W=1, no warning" % (
             k, " (%s)" % kver if kver else "")
+        initrd = os.path.join(BUILD, "initramfs-%s.cpio.gz" % k)
+        if os.path.exists(initrd):
+            os.unlink(initrd)   # no boot of an older module
         if p.returncode != 0:
             res.failed.append((name, p.stdout[-4000:]))
             print("  kbuild %-9s FAILED" % k, flush=True)
@@ -484,8 +487,7 @@ def run_kbuild(args):
         res.passed.append(name)
         print("  kbuild %-9s %s: W=1, 0 warnings" % (k, kver), flush=True)
         p = subprocess.run([os.path.join(ROOT, "scripts/mkguest.sh"),
-                            os.path.join(BUILD, "initramfs-%s.cpio.gz" % k),
-                            out, os.path.join(BUILD, "guest", "bin")],
+                            initrd, out, os.path.join(BUILD, "guest", "bin")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
         if p.returncode != 0:
@@ -497,12 +499,18 @@ def run_packaging(args):
     """scripts/test-packaging.sh: the .debs, and DKMS building the module
     from kesync-dkms for a second kernel; that module's initramfs for the
     --dkms boot."""
+    initrd = os.path.join(BUILD, "initramfs-dkms.cpio.gz")
+    if os.path.exists(initrd):
+        os.unlink(initrd)
     res, wall = run_tap_command(
         "packaging", [os.path.join(ROOT, "scripts/test-packaging.sh")], args)
     kos = []
     for dirpath, _, files in os.walk(os.path.join(BUILD, "dkms")):
         kos += [dirpath for f in files if f == "kesync.ko"]
-    if len(kos) == 1:
+    if len(kos) != 1:
+        res.failed.append(("packaging: one module built by DKMS",
+                           "found %d: %s" % (len(kos), kos)))
+    else:
         p = subprocess.run([os.path.join(ROOT, "scripts/mkguest.sh"),
                             os.path.join(BUILD, "initramfs-dkms.cpio.gz"),
                             kos[0], os.path.join(BUILD, "guest", "bin")],
@@ -636,6 +644,11 @@ def main():
               flush=True)
         total.merge(r)
     elif not args.no_guest:
+        for c in configs:
+            if "--dkms" in c["flags"]:
+                total.skipped.append("%s: the DKMS module is built by the "
+                                     "packaging step (--packaging)" %
+                                     c["name"])
         configs = [c for c in configs if "--dkms" not in c["flags"]]
     if args.lint:
         _, r, wall = run_lint(args)

@@ -140,7 +140,8 @@ if [ -z "$KVER" ] || [ -z "$KDIR" ]; then
 fi
 desc="dkms build of kesync-dkms for $KVER"
 ko=$KESYNC_BUILD/dkms/$KVER/kesync.ko
-rm -f "$ko"
+# Only what DKMS builds in this run may be booted.
+rm -rf "$KESYNC_BUILD/dkms"
 if [ "$KTOOLCHAIN" != host ]; then
 	result ok "$desc # SKIP its headers need the $KTOOLCHAIN compiler, not the host's"
 elif [ ! -f "$dkms_deb" ]; then

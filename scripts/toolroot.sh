@@ -33,7 +33,8 @@ run_in_root() {
 	[ "$(id -u)" -eq 0 ] || userns=(-r)
 	mkdir -p "$root/proc" "$root/dev" "$root/tmp"
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	unshare "${userns[@]}" -m -p -f --mount-proc="$root/proc" /bin/bash -c '
+	unshare "${userns[@]}" -m --propagation private -p -f \
+		--mount-proc="$root/proc" /bin/bash -c '
 		set -e
 		root=$1 n=$2
 		shift 2
