@@ -13,8 +13,13 @@
  * Unit timeouts are 1 s meanwhile (a lost interrupt is found when the
  * timeout expires), restored at the end, and every fault is disarmed.  It
  * prints how many of each it armed and how many the driver counted (stats
- * deltas), and exits 0 only if the driver absorbed at least one of each
- * counted kind (short, spurious, lost-irq) and no request failed.
+ * deltas), and exits 0 only if the driver absorbed at least one short
+ * transfer and one lost interrupt and no request failed.  A SPURIOUS
+ * interrupt comes half way through a transfer; on the fast device of the
+ * real-client boot (20 us) an emulated CPU mostly reaches it only once the
+ * transfer has ended, when nothing is spurious any more (0 or 1 of ~300 in
+ * two runs), so its count is a figure here; kesync_timeouts requires it
+ * on a device the emulator can follow (1 ms).
  *
  *   kesync_inject [SECONDS]
  */
@@ -136,5 +141,5 @@ int main(int argc, char **argv)
 			printf(" %s %lu", names[k], armed[k]);
 	printf("\n# kesync_inject absorbed: short %llu spurious %llu lost-irq %llu; errors %llu\n",
 	       shorts, spurious, lost, errors);
-	return shorts && spurious && lost && !errors ? 0 : 2;
+	return shorts && lost && !errors ? 0 : 2;
 }
