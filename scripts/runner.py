@@ -573,6 +573,14 @@ def print_irqoff(figures, args):
     print("  every routine: %s" % path)
 
 
+def stage(total, label, res, wall):
+    """Print one host-side step's counts and add them to the total."""
+    print("%s: %d passed, %d failed, %d skipped (%.0f s)" %
+          (label, len(res.passed), len(res.failed), len(res.skipped), wall),
+          flush=True)
+    total.merge(res)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matrix", default=os.path.join(ROOT, "tests/matrix"))
@@ -633,16 +641,9 @@ def main():
     if not args.no_guest or args.kbuild:
         print("kbuild: kesync.ko for every kernel of kernel/targets",
               flush=True)
-        _, r, wall = run_kbuild(args)
-        print("kbuild: %d passed, %d failed (%.0f s)" %
-              (len(r.passed), len(r.failed), wall), flush=True)
-        total.merge(r)
+        stage(total, "kbuild", *run_kbuild(args)[1:])
     if args.packaging:
-        _, r, wall = run_packaging(args)
-        print("packaging: %d passed, %d failed, %d skipped (%.0f s)" %
-              (len(r.passed), len(r.failed), len(r.skipped), wall),
-              flush=True)
-        total.merge(r)
+        stage(total, "packaging", *run_packaging(args)[1:])
     elif not args.no_guest:
         for c in configs:
             if "--dkms" in c["flags"]:
@@ -651,11 +652,7 @@ def main():
                                      c["name"])
         configs = [c for c in configs if "--dkms" not in c["flags"]]
     if args.lint:
-        _, r, wall = run_lint(args)
-        print("lint: %d passed, %d failed, %d skipped (%.0f s)" %
-              (len(r.passed), len(r.failed), len(r.skipped), wall),
-              flush=True)
-        total.merge(r)
+        stage(total, "lint", *run_lint(args)[1:])
     guest_wall = 0.0
     figures = []
     if not args.no_guest:
