@@ -31,9 +31,19 @@ GUEST_HDR := $(wildcard tests/guest/*.h) $(wildcard include/uapi/linux/*.h)
 MODULE_SRC := $(wildcard module/*.c module/*.h module/Kbuild) $(wildcard include/uapi/linux/*.h)
 INIT_SRC := scripts/guest-init scripts/guest-lib.sh scripts/initramfs.sh
 
+# kbuild-style quiet lines ("  CC      tests/guest/kesync_data"); V=1 prints
+# the whole commands.
+ifeq ($(V),1)
+Q :=
+quiet_cc = @:
+else
+Q := @
+quiet_cc = @printf '  %-7s %s\n' CC $(basename $<)
+endif
+
 
 .PHONY: FORCE all run shell check check-host check-guest deps qemu module guest \
-	initramfs debug bench lint check-quick clean distclean help
+	initramfs debug bench lint check-quick clean distclean help host-tools
 
 all: deps qemu initramfs
 
@@ -57,11 +67,22 @@ FORCE:
 
 $(B)/guest/bin/%: tests/guest/%.c $(GUEST_HDR) | deps
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_CFLAGS) -o $@ $<
+	$(quiet_cc)
+	$(Q)$(CC) $(GUEST_CFLAGS) -o $@ $<
 
 $(B)/guest/bin/kesyncctl: tools/kesyncctl.c $(GUEST_HDR) | deps
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_CFLAGS) -o $@ $<
+	$(quiet_cc)
+	$(Q)$(CC) $(GUEST_CFLAGS) -o $@ $<
+
+# kesyncctl for the host, for tests/host/kesyncctl-conventions.sh.
+$(B)/host/kesyncctl: tools/kesyncctl.c $(GUEST_HDR) VERSION
+	@mkdir -p $(@D)
+	$(quiet_cc)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -I$(CURDIR)/include/uapi \
+		-DKESYNC_RELEASE='"$(KESYNC_RELEASE)"' -o $@ $<
+
+host-tools: $(B)/host/kesyncctl
 
 guest: deps $(GUEST_BIN)
 	@mkdir -p $(B)/guest/bin
@@ -92,9 +113,12 @@ debug: deps guest
 	! grep -E 'warning:|error:' $(B)/debug/oot-build.log
 	@scripts/mkguest.sh $(B)/initramfs-debug.cpio.gz $(B)/debug $(B)/guest/bin
 
+# The demo's output, then what to try next (scripts/jobs/demo.next) as the
+# last lines; the guest's kernel log goes to build/logs/guest-console.log.
 run: all
 	@scripts/run-guest.sh --kernel $(KERNEL) --job scripts/jobs/demo.sh \
 		--timeout 300 $(ARGS)
+	@cat scripts/jobs/demo.next
 
 shell: all
 	@scripts/run-guest.sh --kernel $(KERNEL) --interactive $(ARGS)
@@ -104,10 +128,10 @@ shell: all
 # configuration of tests/matrix and the debug-kernel tier.
 # make check-quick: the same without the debug tier and the lint, for
 # day-to-day work (CI runs make check).
-check: all debug
+check: all debug host-tools
 	@scripts/check.sh --lint --packaging --debug-tier $(ARGS)
 
-check-quick: all
+check-quick: all host-tools
 	@scripts/check.sh $(ARGS)
 
 # Benchmarks: kesync against QEMU's NVMe in one guest; results in build/bench.

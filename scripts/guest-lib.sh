@@ -36,7 +36,10 @@ kesync_job_setup() {
 }
 
 # kesync_test NAME CMD...: run one test program with a bounded time,
-# between markers the host runner parses.  Its TAP goes to the console.
+# between markers the host runner parses ("KESYNC-TEST-BEGIN NAME T0",
+# "KESYNC-TEST-END NAME rc=RC T1", T the guest's uptime: the runner shows
+# a failure with the kernel log lines of that window).  Its TAP goes to
+# the console.
 # The time limit is timeout= of /kesync/bin/NAME.settings (kselftest's
 # convention), else KESYNC_TEST_TIMEOUT, else 120 s.  A program that left
 # the module unloaded (a failed lifetime test) does not take the rest down:
@@ -54,13 +57,13 @@ kesync_test() {
 		# shellcheck disable=SC2119 # the boot's parameters only
 		kesync_load
 	fi
-	echo "KESYNC-TEST-BEGIN $_name"
 	_t0=$(cut -d' ' -f1 /proc/uptime)
+	echo "KESYNC-TEST-BEGIN $_name $_t0"
 	timeout -s KILL "$_to" "$@"
 	_rc=$?
 	_t1=$(cut -d' ' -f1 /proc/uptime)
 	echo "# $_name: rc=$_rc, $(echo "$_t0 $_t1" | awk '{printf "%.1f", $2 - $1}') s"
-	echo "KESYNC-TEST-END $_name rc=$_rc"
+	echo "KESYNC-TEST-END $_name rc=$_rc $_t1"
 	kesync_irqoff_dump
 	return 0
 }

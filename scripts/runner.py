@@ -76,6 +76,17 @@ RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
 DEFAULT_KERNEL = "6.1"
 
 
+# The run's Progress (main); say() prints a line through it.
+PROGRESS = None
+
+
+def say(text):
+    if PROGRESS:
+        PROGRESS.line(text)
+    else:
+        print(text, flush=True)
+
+
 def kernel_names():
     """The kernels of kernel/targets, in its order."""
     out = subprocess.run([os.path.join(ROOT, "scripts/kernel.sh"), "names"],
@@ -84,12 +95,16 @@ def kernel_names():
 
 
 class Result:
-    def __init__(self):
+    def __init__(self, rerun=None):
         self.passed = []
-        self.failed = []   # (name, detail)
+        self.failed = []   # (name, detail, rerun command or None)
         self.skipped = []
         self.irqoff = {}   # the boot's irqs-off figures, irqoff.Merger
         self.kernel = ""   # the guest's uname -r
+        self.rerun = rerun  # the command that reruns this step
+
+    def fail(self, name, detail, rerun=None):
+        self.failed.append((name, detail, rerun or self.rerun))
 
     def merge(self, other):
         self.passed += other.passed
@@ -97,17 +112,21 @@ class Result:
         self.skipped += other.skipped
 
 
-def parse_tap(prefix, lines, res):
+def parse_tap(prefix, lines, res, rerun=None):
     """Count the top-level TAP results of one program.  Returns (seen,
-    failed, plan)."""
+    failed, plan).  A failure's detail is its own slice of the output:
+    from its '# RUN' line (else the line after the previous result) to its
+    'not ok' line."""
     seen = 0
     nfail = 0
     plan = None
     last_run = None
-    for line in lines:
+    start = 0
+    for i, line in enumerate(lines):
         m = TAP_RUN.match(line)
         if m:
             last_run = m.group(1)
+            start = i
             continue
         m = TAP_PLAN.match(line)
         if m and plan is None:
@@ -135,9 +154,11 @@ def parse_tap(prefix, lines, res):
         elif directive.upper().startswith("TODO"):
             res.skipped.append(name)
         else:
-            res.failed.append((name, "\n".join(lines)))
+            res.fail(name, "\n".join(lines[start:i + 1][-200:]),
+                     rerun(title) if rerun else None)
             nfail += 1
         last_run = None
+        start = i + 1
     return seen, nfail, plan
 
 
@@ -253,9 +274,10 @@ class HostHook(threading.Thread):
             q.close()
 
 
-def scan_log(name, cfg, log, klog, res):
-    """Kernel log reports, IOMMU faults; adds results to res."""
-    tail = "\n".join(log[-120:])
+def scan_log(name, cfg, log, klog, res, died=False):
+    """Kernel log reports, IOMMU faults; adds results to res.  When the
+    guest died, its log tail is already shown with that failure."""
+    tail = "" if died else "\n".join(log[-120:])
     expect_fault = "--expect-iommu-fault" in cfg["flags"]
     iommu = "--iommu" in cfg["opts"]
     dmar = [ln for ln in klog if DMAR_FAULT.search(ln)]
@@ -264,32 +286,76 @@ def scan_log(name, cfg, log, klog, res):
            not KLOG_OK.search(ln) and
            not (expect_fault and DMAR_FAULT.search(ln))]
     if bad:
-        res.failed.append(("%s: kernel log clean" % name,
-                           "\n".join(bad[:40]) + "\n--- log tail ---\n" + tail))
+        res.fail("%s: kernel log clean" % name, "\n".join(bad[:40]) +
+                 ("\n--- log tail ---\n" + tail if tail else ""))
     else:
         res.passed.append("%s: kernel log clean" % name)
+    if died:
+        return
     if expect_fault:
         for what, lines in (("guest DMAR fault reported", dmar),
                             ("QEMU translation failure reported", qemu)):
             if lines:
                 res.passed.append("%s: negative control: %s" % (name, what))
             else:
-                res.failed.append((
+                res.fail(
                     "%s: negative control: %s" % (name, what),
                     "the misdirected DMA was not reported: an IOMMU fault "
-                    "would go unseen\n--- log tail ---\n" + tail))
+                    "would go unseen\n--- log tail ---\n" + tail)
     elif iommu:
         for what, lines in (("no DMAR fault in the guest", dmar),
                             ("no translation failure in QEMU", qemu)):
             if lines:
-                res.failed.append(("%s: %s" % (name, what),
-                                   "\n".join(lines[:40])))
+                res.fail("%s: %s" % (name, what),
+                                   "\n".join(lines[:40]))
             else:
                 res.passed.append("%s: %s" % (name, what))
 
 
+KLOG_TIME = re.compile(r"^\[\s*(\d+\.\d+)\]")
+
+
+def guest_time(words):
+    """The guest uptime of a marker's last word, or None (an older
+    initramfs printed none)."""
+    try:
+        return float(words[-1])
+    except (IndexError, ValueError):
+        return None
+
+
+def klog_window(klog, t0, t1, limit=60):
+    """The kernel log lines stamped between t0 and t1 (guest seconds)."""
+    if t0 is None or t1 is None:
+        return []
+    out = []
+    for line in klog:
+        m = KLOG_TIME.match(line)
+        if m and t0 <= float(m.group(1)) <= t1 + 0.5:
+            out.append(line)
+    if len(out) > limit:
+        out = out[:limit // 2] + ["... %d lines ..." % (len(out) - limit)] \
+            + out[-limit // 2:]
+    return out
+
+
+def rerun_guest(cfg, args, prog=None):
+    """The command that reruns one configuration (one program of it)."""
+    cmd = ["scripts/check.sh", "--no-host", "--only",
+           "^%s$" % re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1",
+                           cfg["name"])]
+    if prog:
+        cmd += ["--tests", prog]
+    if "--debug" in cfg["opts"]:
+        cmd.append("--debug-tier")
+    if "--dkms" in cfg["flags"]:
+        cmd.append("--packaging")
+    cmd += ["--seed", str(args.seed)]
+    return " ".join(shlex.quote(w) for w in cmd)
+
+
 def run_config(cfg, args):
-    res = Result()
+    res = Result(rerun_guest(cfg, args))
     name = cfg["name"]
     if "--debug" in cfg["opts"]:
         if not os.path.exists(os.path.join(BUILD, "debug", "bzImage")):
@@ -333,6 +399,14 @@ def run_config(cfg, args):
             log = f.read().splitlines()
     except OSError:
         log = p.stdout.splitlines()
+    analyse_boot(cfg, args, res, log, p.returncode, p.stdout, hook)
+    return name, res, wall
+
+
+def analyse_boot(cfg, args, res, log, returncode, output, hook=None):
+    """The results of one boot, from its console log (and run-guest.sh's
+    exit code and output): per-program TAP, the kernel log, the IOMMU."""
+    name = cfg["name"]
     tail = "\n".join(log[-120:])
     for line in log:
         i = line.find("KESYNC-KERNEL ")
@@ -341,18 +415,17 @@ def run_config(cfg, args):
                 else "?"
             break
 
-    if p.returncode in (124, 125) or not any(
-            ln.startswith("KESYNC-JOB-END") for ln in log):
-        why = "timed out" if p.returncode == 124 else "died"
-        res.failed.append(("%s: guest %s" % (name, why),
-                           p.stdout[-2000:] + "\n" + tail))
+    died = returncode in (124, 125) or not any(
+        ln.startswith("KESYNC-JOB-END") for ln in log)
+    if died:
+        why = "timed out" if returncode == 124 else "died"
+        res.fail("%s: guest %s" % (name, why), output[-2000:] + "\n" + tail)
         # Still count what ran before the guest died.
     if any("KESYNC-LOAD-FAILED" in ln for ln in log):
-        res.failed.append(("%s: insmod kesync.ko" % name, tail))
+        res.fail("%s: insmod kesync.ko" % name, tail)
     if hook:
         for e in hook.errors:
-            res.failed.append(("%s: host hook" % name, e + "\n" +
-                               "\n".join(hook.log)))
+            res.fail("%s: host hook" % name, e + "\n" + "\n".join(hook.log))
         with open(os.path.join(args.logdir, name + ".host.log"), "w") as f:
             f.write("\n".join(hook.log + hook.errors) + "\n")
 
@@ -366,44 +439,7 @@ def run_config(cfg, args):
                 merger.add(parts[1], parts[2])
     res.irqoff = merger.result()
 
-    # Per-program TAP between markers.
-    cur = None
-    body = []
-    ended = set()
-    for line in log:
-        if line.startswith("KESYNC-TEST-BEGIN "):
-            cur = line.split()[1]
-            body = []
-        elif line.startswith("KESYNC-TEST-END ") and cur:
-            rc = int(line.rsplit("rc=", 1)[1])
-            prog = "%s/%s" % (name, cur)
-            seen, nfail, plan = parse_tap(prog, body, res)
-            ended.add(cur)
-            if seen == 0 and not (rc == 4 and plan == 0):
-                res.failed.append(("%s: no TAP output (rc=%d)" % (prog, rc),
-                                   "\n".join(body[-80:])))
-            elif rc in (124, 137):
-                res.failed.append(("%s: killed at its settings timeout" % prog,
-                                   "\n".join(body[-80:])))
-            elif plan is None or seen != plan:
-                res.failed.append(("%s: %d tests reported, plan %s (rc=%d)" %
-                                   (prog, seen, plan, rc),
-                                   "\n".join(body[-80:])))
-            elif rc not in (0, 4) and nfail == 0:
-                res.failed.append(("%s: exited with rc=%d" % (prog, rc),
-                                   "\n".join(body[-80:])))
-            elif rc == 4 and plan == 0:
-                res.skipped.append("%s: %s" % (prog, " ".join(
-                    ln for ln in body if "SKIP" in ln)[:200]))
-            cur = None
-        elif cur is not None:
-            body.append(line)
-    for t in cfg["tests"]:
-        if t not in ended:
-            res.failed.append(("%s/%s: did not finish" % (name, t),
-                               "\n".join(body[-80:]) if cur == t else tail))
-
-    # The kernel log must be clean; IOMMU boots must (not) see faults.
+    # The kernel log the guest printed at the end (dmesg).
     klog = []
     inside = False
     for line in log:
@@ -413,15 +449,79 @@ def run_config(cfg, args):
             inside = False
         elif inside:
             klog.append(line)
+
+    # Per-program TAP between markers ("KESYNC-TEST-BEGIN NAME T0" and
+    # "KESYNC-TEST-END NAME rc=RC T1", T in seconds of guest uptime).
+    cur = None
+    body = []
+    ended = set()
+    begun = set()
+    t_begin = None
+    for line in log:
+        if line.startswith("KESYNC-TEST-BEGIN "):
+            words = line.split()
+            cur = words[1]
+            begun.add(cur)
+            t_begin = guest_time(words[2:])
+            body = []
+        elif line.startswith("KESYNC-TEST-END ") and cur:
+            words = line.split()
+            rc = int(words[2].split("=", 1)[1])
+            prog = "%s/%s" % (name, cur)
+            kwin = klog_window(klog, t_begin, guest_time(words[3:]))
+            first = len(res.failed)
+            seen, nfail, plan = parse_tap(
+                prog, body, res, lambda _, c=cur: rerun_guest(cfg, args, c))
+            ended.add(cur)
+            why = None
+            if seen == 0 and not (rc == 4 and plan == 0):
+                why = "no TAP output (rc=%d)" % rc
+            elif rc in (124, 137):
+                why = "killed at its settings timeout"
+            elif plan is None or seen != plan:
+                why = "%d tests reported, plan %s (rc=%d)" % (seen, plan, rc)
+            elif rc not in (0, 4) and nfail == 0:
+                why = "exited with rc=%d" % rc
+            elif rc == 4 and plan == 0:
+                res.skipped.append("%s: %s" % (prog, " ".join(
+                    ln for ln in body if "SKIP" in ln)[:200]))
+            if why:
+                res.fail("%s: %s" % (prog, why), "\n".join(body[-80:]),
+                         rerun_guest(cfg, args, cur))
+            # Each failure of this program shows the kernel's lines of
+            # the program's run.
+            for k in range(first, len(res.failed)):
+                n, d, r = res.failed[k]
+                if kwin:
+                    d += "\n--- kernel log while %s ran ---\n%s" % (
+                        cur, "\n".join(kwin))
+                res.failed[k] = (n, d, r)
+            cur = None
+        elif cur is not None:
+            body.append(line)
+    for t in cfg["tests"]:
+        if t in ended:
+            continue
+        if t in begun:
+            res.fail("%s/%s: did not finish" % (name, t),
+                     "\n".join(body[-80:]), rerun_guest(cfg, args, t))
+        else:
+            res.fail("%s/%s: did not start" % (name, t), "",
+                     rerun_guest(cfg, args, t))
+
+    # The kernel log must be clean; IOMMU boots must (not) see faults.
     if not klog:
         klog = log
-    scan_log(name, cfg, log, klog, res)
-    return name, res, wall
+    scan_log(name, cfg, log, klog, res, died)
 
 
-def run_tap_command(label, cmd, args, env=None, cwd=None):
-    """Run a host-side program that prints TAP; count its results."""
-    res = Result()
+def run_tap_command(label, cmd, args, env=None, cwd=None, rerun=None,
+                    rerun_one=None):
+    """Run a host-side program that prints TAP; count its results.  rerun
+    is the command that runs it again, rerun_one(title) one test of it."""
+    res = Result(rerun or " ".join(shlex.quote(
+        os.path.relpath(w, ROOT) if w.startswith(ROOT + "/") else w)
+        for w in cmd))
     t0 = time.time()
     try:
         p = subprocess.run(cmd, env=env, cwd=cwd,
@@ -432,17 +532,17 @@ def run_tap_command(label, cmd, args, env=None, cwd=None):
         out = (e.stdout or b"").decode(errors="replace") if isinstance(
             e.stdout, bytes) else (e.stdout or "")
         rc = -1
-        res.failed.append(("%s: timed out" % label, out[-3000:]))
+        res.fail("%s: timed out" % label, out[-3000:])
     except OSError as e:
         out, rc = str(e), -1
     lines = out.splitlines()
-    seen, nfail, plan = parse_tap(label, lines, res)
+    seen, nfail, plan = parse_tap(label, lines, res, rerun_one)
     if seen == 0 or (rc != 0 and nfail == 0):
-        res.failed.append(("%s: exited rc=%d" % (label, rc),
-                           "\n".join(lines[-80:])))
+        res.fail("%s: exited rc=%d" % (label, rc),
+                           "\n".join(lines[-80:]))
     elif plan != seen:
-        res.failed.append(("%s: %d tests reported, plan %s" %
-                           (label, seen, plan), "\n".join(lines[-80:])))
+        res.fail("%s: %d tests reported, plan %s" %
+                           (label, seen, plan), "\n".join(lines[-80:]))
     with open(os.path.join(args.logdir, label.replace("/", "-") + ".log"),
               "w") as f:
         f.write(out)
@@ -453,10 +553,32 @@ def run_host(args):
     """The device's qtest: libqtest drives kesync-pci, no guest kernel."""
     env = dict(os.environ,
                QTEST_QEMU_BINARY=os.path.join(BUILD, "qemu-system-x86_64"))
+    base = "cd build && QTEST_QEMU_BINARY=./qemu-system-x86_64 " \
+        "./kesync-pci-test --tap -k"
     res, wall = run_tap_command(
         "host/qtest", [os.path.join(BUILD, "kesync-pci-test"), "--tap", "-k"],
-        args, env=env, cwd=BUILD)
+        args, env=env, cwd=BUILD, rerun=base,
+        rerun_one=lambda t: "%s -p %s" % (base, shlex.quote(t.split()[0])))
     return "host", res, wall
+
+
+def run_host_tests(args):
+    """tests/host/*: host-side TAP programs that need no device: the
+    runner's own output, kesyncctl's conventions, the installer's checks.
+    They find the build in $KESYNC_BUILD (kesyncctl: build/host/)."""
+    total = Result()
+    t0 = time.time()
+    env = dict(os.environ, KESYNC_BUILD=BUILD,
+               KESYNCCTL=os.path.join(BUILD, "host", "kesyncctl"))
+    hdir = os.path.join(ROOT, "tests", "host")
+    for f in sorted(os.listdir(hdir)):
+        path = os.path.join(hdir, f)
+        if not os.access(path, os.X_OK) or os.path.isdir(path):
+            continue
+        res, _ = run_tap_command("host/" + f, [path], args, env=env,
+                                 rerun="tests/host/" + f)
+        total.merge(res)
+    return "tools", total, time.time() - t0
 
 
 def run_kbuild(args):
@@ -481,17 +603,18 @@ def run_kbuild(args):
         if os.path.exists(initrd):
             os.unlink(initrd)   # no boot of an older module
         if p.returncode != 0:
-            res.failed.append((name, p.stdout[-4000:]))
-            print("  kbuild %-9s FAILED" % k, flush=True)
+            res.fail(name, p.stdout[-4000:], "scripts/kernel.sh build %s "
+                     "build/kernels/%s" % (k, k))
+            say("  kbuild %-9s FAILED" % k)
             continue
         res.passed.append(name)
-        print("  kbuild %-9s %s: W=1, 0 warnings" % (k, kver), flush=True)
+        say("  kbuild %-9s %s: W=1, 0 warnings" % (k, kver))
         p = subprocess.run([os.path.join(ROOT, "scripts/mkguest.sh"),
                             initrd, out, os.path.join(BUILD, "guest", "bin")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
         if p.returncode != 0:
-            res.failed.append(("kbuild/%s: initramfs" % k, p.stdout[-4000:]))
+            res.fail("kbuild/%s: initramfs" % k, p.stdout[-4000:])
     return "kbuild", res, time.time() - t0
 
 
@@ -508,8 +631,8 @@ def run_packaging(args):
     for dirpath, _, files in os.walk(os.path.join(BUILD, "dkms")):
         kos += [dirpath for f in files if f == "kesync.ko"]
     if len(kos) != 1:
-        res.failed.append(("packaging: one module built by DKMS",
-                           "found %d: %s" % (len(kos), kos)))
+        res.fail("packaging: one module built by DKMS",
+                           "found %d: %s" % (len(kos), kos))
     else:
         p = subprocess.run([os.path.join(ROOT, "scripts/mkguest.sh"),
                             os.path.join(BUILD, "initramfs-dkms.cpio.gz"),
@@ -517,7 +640,7 @@ def run_packaging(args):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
         if p.returncode != 0:
-            res.failed.append(("packaging: dkms initramfs", p.stdout[-4000:]))
+            res.fail("packaging: dkms initramfs", p.stdout[-4000:])
     return "packaging", res, wall
 
 
@@ -530,8 +653,9 @@ def run_lint(args):
 
 def default_jobs():
     """One boot more than there are CPUs, as memory allows (up to 2 GiB of
-    guest, the debug kernel's, and about 0.5 GiB of QEMU each).  A guest spends much of its time
-    waiting out device timeouts with its vCPUs idle: on 2 cores, 2 boots at
+    guest, the debug kernel's, and about 0.5 GiB of QEMU each).  A guest
+    spends much of its time waiting out device timeouts with its vCPUs
+    idle: on 2 cores, 2 boots at
     a time kept them 30 % busy, 3 at a time take 4 min instead of 5 min 40 s
     with every timing check still well inside its margin."""
     try:
@@ -544,25 +668,28 @@ def default_jobs():
 
 
 def print_irqoff(figures, args):
-    """The irqs-off figures of every boot: one line per boot here, the
-    whole table in the log directory.  Figures, not tests."""
+    """The irqs-off figures of every boot go to the log directory (the
+    whole table); the console gets one line that says where.  Figures,
+    not tests."""
     if not figures:
         return
     full = ["irqs-off: how long kesync held its interrupt spin lock with "
             "interrupts off (debugfs irqoff, irqoff_stats=1), per boot and "
-            "routine:", "count, max / p99 in us (p99 = histogram bucket "
-            "bound)", ""]
-    print("\nirqs-off figures (driver debugfs irqoff; us, max / p99 bucket "
-          "bound; debug-kernel boots run under lockdep and KASAN):")
-    print("  %-17s %-20s %s" % ("boot", "ISR", "longest SynchCritSection"))
+            "routine.", "count, max / p99 in us (p99 = histogram bucket "
+            "bound).  Under TCG the times include the emulator's own work "
+            "and are an upper bound;", "debug-kernel boots run under "
+            "lockdep and KASAN.  Figures, not pass/fail.", "",
+            "%-22s %-22s %s" % ("boot", "ISR", "longest SynchCritSection")]
     for name, fig in figures:
         isr = fig.get("isr")
         scs = [(st["max_ns"], r) for r, st in fig.items() if r != "isr"]
         worst = max(scs)[1] if scs else None
-        print("  %-17s %-20s %s" % (
+        full.append("%-22s %-22s %s" % (
             name, irqoff.fmt(isr) if isr else "-",
             "%s %s" % (worst.split(" (")[0], irqoff.fmt(fig[worst]))
             if worst else "-"))
+    full.append("")
+    for name, fig in figures:
         full.append(name)
         for r in sorted(fig, key=lambda r: -fig[r]["max_ns"]):
             full.append("  %-34s %9d  %s" % (r, fig[r]["count"],
@@ -570,22 +697,147 @@ def print_irqoff(figures, args):
     path = os.path.join(args.logdir, "irqoff.txt")
     with open(path, "w") as f:
         f.write("\n".join(full) + "\n")
-    print("  every routine: %s" % path)
+    print("irqs-off figures of %d boots (not tests): %s" %
+          (len(figures), show_path(path)), flush=True)
 
 
-def stage(total, label, res, wall):
-    """Print one host-side step's counts and add them to the total."""
-    print("%s: %d passed, %d failed, %d skipped (%.0f s)" %
-          (label, len(res.passed), len(res.failed), len(res.skipped), wall),
-          flush=True)
+def show_path(path):
+    """A path as the user should read it: relative to the current
+    directory when it is below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def fmt_wall(sec):
+    sec = int(sec + 0.5)
+    return "%dm%02ds" % (sec // 60, sec % 60) if sec >= 60 else "%ds" % sec
+
+
+class Progress:
+    """What the user sees while the run goes on.  Results print as each
+    step ends.  On a terminal a status line under them says what is
+    running now; elsewhere (CI, a pipe) a plain line says it every two
+    minutes while nothing else is printed."""
+
+    def __init__(self, stream=None):
+        self.out = stream or sys.stdout
+        self.tty = self.out.isatty() and os.environ.get("TERM") != "dumb"
+        self.lock = threading.Lock()
+        self.running = {}   # name -> start time
+        self.status = ""    # the status line now on screen
+        self.last = time.time()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.tick, daemon=True)
+        self.thread.start()
+
+    def _clear(self):
+        if self.status:
+            self.out.write("\r\033[K")
+            self.status = ""
+
+    def line(self, text):
+        with self.lock:
+            self._clear()
+            self.out.write(text + "\n")
+            self.out.flush()
+            self.last = time.time()
+            self._draw()
+
+    def start(self, name):
+        with self.lock:
+            self.running[name] = time.time()
+            self._draw()
+
+    def end(self, name):
+        with self.lock:
+            self.running.pop(name, None)
+            self._draw()
+
+    def _running(self):
+        now = time.time()
+        return ", ".join("%s %s" % (n, fmt_wall(now - t))
+                         for n, t in sorted(self.running.items(),
+                                            key=lambda kv: kv[1]))
+
+    def _draw(self):
+        if not self.tty:
+            return
+        self._clear()
+        if self.running:
+            cols = 80
+            try:
+                cols = os.get_terminal_size(self.out.fileno()).columns
+            except OSError:
+                pass
+            self.status = ("  running: " + self._running())[:cols - 1]
+            self.out.write(self.status)
+        self.out.flush()
+
+    def tick(self):
+        while not self.stop.wait(1.0):
+            with self.lock:
+                if self.tty:
+                    self._draw()
+                elif self.running and time.time() - self.last >= 120:
+                    self.out.write("  ... still running: %s\n" %
+                                   self._running())
+                    self.out.flush()
+                    self.last = time.time()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        with self.lock:
+            self._clear()
+            self.out.flush()
+
+
+def counts(res):
+    return "%3d passed, %d failed, %d skipped" % (
+        len(res.passed), len(res.failed), len(res.skipped))
+
+
+def host_step(prog, total, label, what, fn, args):
+    """Announce a host-side step, run it, print its counts, add them up."""
+    prog.line("%s: %s" % (label, what))
+    prog.start(label)
+    try:
+        _, res, wall = fn(args)
+    finally:
+        prog.end(label)
+    prog.line("%-10s %s (%s)" % (label, counts(res), fmt_wall(wall)))
     total.merge(res)
+
+
+def print_failures(total):
+    """Each failure: its own slice of output, and the command that reruns
+    just it."""
+    shown = {}
+    for name, detail, rerun in total.failed:
+        print("\n=== FAILED: %s" % name)
+        detail = detail.rstrip()
+        if detail in shown:
+            detail = "(the output shown for %s above)" % shown[detail]
+        elif detail:
+            shown[detail] = name
+        if len(detail) > 6000:
+            detail = "[... %d characters before ...]\n%s" % (
+                len(detail) - 6000, detail[-6000:])
+        if detail:
+            print(detail)
+        if rerun:
+            print("--- rerun: %s" % rerun)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matrix", default=os.path.join(ROOT, "tests/matrix"))
     ap.add_argument("--only", help="run configs whose name matches this regex")
-    ap.add_argument("--no-host", action="store_true")
+    ap.add_argument("--tests",
+                    help="run only these programs of each config "
+                    "(comma-separated names, e.g. kesync_cancel)")
+    ap.add_argument("--no-host", action="store_true",
+                    help="skip the host-side device and tool tests")
     ap.add_argument("--no-guest", action="store_true")
     ap.add_argument("--lint", action="store_true",
                     help="also run scripts/lint.sh (static analysis)")
@@ -622,6 +874,11 @@ def main():
     configs = load_matrix(args.matrix)
     if args.only:
         configs = [c for c in configs if re.search(args.only, c["name"])]
+    if args.tests:
+        want = set(args.tests.split(","))
+        for c in configs:
+            c["tests"] = [t for t in c["tests"] if t in want]
+        configs = [c for c in configs if c["tests"]]
     if args.list:
         for c in configs:
             print("%-22s %s : %s" % (c["name"], " ".join(
@@ -630,20 +887,23 @@ def main():
 
     total = Result()
     t0 = time.time()
-    print("seed %d (rerun with --seed %d)" % (args.seed, args.seed),
-          flush=True)
+    global PROGRESS
+    prog = PROGRESS = Progress()
+    prog.line("seed %d (rerun with --seed %d); logs in %s" %
+              (args.seed, args.seed, show_path(args.logdir)))
     if not args.no_host:
-        _, r, wall = run_host(args)
-        print("host qtest: %d passed, %d failed, %d skipped (%.0f s)" %
-              (len(r.passed), len(r.failed), len(r.skipped), wall),
-              flush=True)
-        total.merge(r)
+        host_step(prog, total, "host", "the device model under libqtest, "
+                  "no guest (about 1 minute)", run_host, args)
+    if not args.no_host:
+        host_step(prog, total, "tools", "host-side tests of the runner, "
+                  "kesyncctl and the installer (tests/host)",
+                  run_host_tests, args)
     if not args.no_guest or args.kbuild:
-        print("kbuild: kesync.ko for every kernel of kernel/targets",
-              flush=True)
-        stage(total, "kbuild", *run_kbuild(args)[1:])
+        host_step(prog, total, "kbuild", "kesync.ko for every kernel of "
+                  "kernel/targets, W=1", run_kbuild, args)
     if args.packaging:
-        stage(total, "packaging", *run_packaging(args)[1:])
+        host_step(prog, total, "packaging", "the .debs, and DKMS building "
+                  "the module (about 2 minutes)", run_packaging, args)
     elif not args.no_guest:
         for c in configs:
             if "--dkms" in c["flags"]:
@@ -652,41 +912,59 @@ def main():
                                      c["name"])
         configs = [c for c in configs if "--dkms" not in c["flags"]]
     if args.lint:
-        stage(total, "lint", *run_lint(args)[1:])
+        host_step(prog, total, "lint", "checkpatch, sparse on every "
+                  "kernel, coccicheck, shellcheck (about 3 minutes)",
+                  run_lint, args)
     guest_wall = 0.0
     figures = []
-    if not args.no_guest:
+    if not args.no_guest and configs:
         tg = time.time()
         # The longest boots (the debug kernel's) start first, so they
         # do not end the run alone.
         order = sorted(configs, key=lambda c: "--debug" not in c["opts"])
+        ndebug = sum(1 for c in order if "--debug" in c["opts"])
+        prog.line("guest: %d boots, %d at a time%s" % (
+            len(order), args.jobs,
+            "; the %d debug-kernel boots (lockdep, KASAN) take the longest"
+            % ndebug if ndebug and args.debug_tier else ""))
+        width = len(str(len(order)))
+
+        def one(c):
+            prog.start(c["name"])
+            try:
+                return run_config(c, args)
+            finally:
+                prog.end(c["name"])
+
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
-            futs = [ex.submit(run_config, c, args) for c in order]
-            for fut in futs:
+            futs = [ex.submit(one, c) for c in order]
+            for k, fut in enumerate(concurrent.futures.as_completed(futs), 1):
                 name, r, wall = fut.result()
-                print("guest %-22s %-24s %3d passed, %d failed, %d skipped "
-                      "(%.0f s)" % (name, r.kernel or "(no kernel seen)",
-                                    len(r.passed), len(r.failed),
-                                    len(r.skipped), wall), flush=True)
+                prog.line("[%*d/%d] %-22s %-24s %s (%s)" % (
+                    width, k, len(order), name,
+                    r.kernel or ("-" if not wall else "(no kernel seen)"),
+                    counts(r), fmt_wall(wall)))
                 total.merge(r)
                 if r.irqoff:
                     figures.append((name, r.irqoff))
         guest_wall = time.time() - tg
+    prog.close()
+    PROGRESS = None
+    figures.sort()
     print_irqoff(figures, args)
 
-    for name, detail in total.failed:
-        print("\n=== FAILED: %s" % name)
-        print(detail.rstrip()[-6000:])
+    print_failures(total)
     if total.skipped:
         print("\nskipped:")
         for name in total.skipped:
             print("  " + name)
     if total.failed:
         print("\nfailed:")
-        for name, _ in total.failed:
+        for name, _, _ in total.failed:
             print("  " + name)
-    print("wall time %.0f s (guests %.0f s); seed %d; logs in %s" %
-          (time.time() - t0, guest_wall, args.seed, args.logdir))
+    print("wall time %s (guests %s); seed %d; logs in %s" %
+          (fmt_wall(time.time() - t0), fmt_wall(guest_wall), args.seed,
+           show_path(args.logdir)))
     print("%d passed, %d failed, %d skipped" %
           (len(total.passed), len(total.failed), len(total.skipped)))
     return 1 if total.failed else 0

@@ -25,11 +25,3 @@ else
 fi
 echo "== kesyncctl stats /dev/kesync0"
 kesyncctl stats /dev/kesync0
-cat <<'MSG'
-
-Next:
-  make shell            an interactive guest shell with kesync loaded
-  make run ARGS='--irq intx --pump thread'   other modes (scripts/run-guest.sh --help)
-  make check            every test (host device tests and in-guest kselftests)
-  docs/hardware.md, docs/driver-design.md   how the device and driver work
-MSG
