@@ -923,8 +923,8 @@ def main():
         # do not end the run alone.
         order = sorted(configs, key=lambda c: "--debug" not in c["opts"])
         ndebug = sum(1 for c in order if "--debug" in c["opts"])
-        prog.line("guest: %d boots, %d at a time%s" % (
-            len(order), args.jobs,
+        prog.line("guest: %d boot%s, %d at a time%s" % (
+            len(order), "" if len(order) == 1 else "s", args.jobs,
             "; the %d debug-kernel boots (lockdep, KASAN) take the longest"
             % ndebug if ndebug and args.debug_tier else ""))
         width = len(str(len(order)))
