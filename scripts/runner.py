@@ -67,7 +67,8 @@ HOST_REQ = re.compile(r"KESYNC-HOST-REQUEST (\d+) (\{.*\})\s*$")
 
 # What a guest may ask the host to do on its QEMU.
 HOST_ALLOWED = {"device_del", "device_add", "qom-set", "qom-get",
-                "query-pci", "query-status"}
+                "query-pci", "query-status", "system_wakeup",
+                "human-monitor-command"}
 
 # Runner-level matrix options (not passed to run-guest.sh).
 RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
