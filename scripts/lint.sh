@@ -9,6 +9,8 @@
 #   coccicheck (report)     module/, with the kernel's semantic patches
 #   QEMU checkpatch.pl      qemu-device/
 #   shell scripts           shellcheck over scripts/ and tests/*.sh
+#   python                  pyflakes over scripts/ and tests/ (python3-pyflakes)
+#   sysfs ABI               the kernel's get_abi.pl validate over Documentation/ABI
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -104,6 +106,23 @@ run_shellcheck() {
 		scripts/jobs/*.sh .ci/run "${tests[@]}"
 }
 
+# pyflakes: undefined names, unused imports and variables in the Python
+# scripts (the runner and its host-side tests).
+run_pyflakes() {
+	local py
+	mapfile -t py < <(git ls-files -- 'scripts/*.py' 'tests/*.py')
+	pyflakes3 "${py[@]}"
+}
+
+# get_abi.pl validate reports a malformed entry as a warning and still
+# exits 0.
+run_abi() {
+	local log
+	log=$(perl "$ksrc/scripts/get_abi.pl" validate --dir Documentation/ABI 2>&1)
+	printf '%s\n' "$log"
+	! grep -qi 'warning' <<<"$log"
+}
+
 echo "TAP version 13"
 check checkpatch run_checkpatch
 for k in $("$KESYNC_ROOT/scripts/kernel.sh" names); do
@@ -112,5 +131,7 @@ done
 check coccicheck run_cocci
 check qemu-checkpatch run_qemu_checkpatch
 check shellcheck run_shellcheck
+check pyflakes run_pyflakes
+check sysfs-abi run_abi
 echo "1..$n"
 [ "$fails" -eq 0 ]
