@@ -215,6 +215,13 @@ static long kesync_ioctl(struct file *file, unsigned int cmd,
 	case KESYNC_IOC_SET_TIMEOUT: {
 		u32 t;
 
+		/*
+		 * A timeout resets the whole controller, so it is the
+		 * administrator's, as the root-only sysfs timeout file is,
+		 * not any reader's of one unit.
+		 */
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
 		if (get_user(t, (__u32 __user *)argp))
 			return -EFAULT;
 		if (t < KESYNC_TIMEOUT_MIN || t > KESYNC_TIMEOUT_MAX)

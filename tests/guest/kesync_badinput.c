@@ -436,7 +436,9 @@ static int drop_admin(int how)
 }
 
 /*
- * In the child: reset and fault injection are refused with -EPERM; the
+ * In the child: reset, fault injection and setting the timeout (which
+ * decides when the whole controller is reset; sysfs' timeout file is
+ * root-only too) are refused with -EPERM and change nothing; the
  * unprivileged ioctls and I/O work.  Exit code: 0 or the failing step.
  */
 static int unprivileged(int fd, int how)
@@ -445,6 +447,7 @@ static int unprivileged(int fd, int how)
 	struct kesync_stats st;
 	struct kesync_hw_stats hw;
 	struct kesync_fault f;
+	__u32 t;
 
 	if (drop_admin(how))
 		return 10;
@@ -469,6 +472,12 @@ static int unprivileged(int fd, int how)
 	if (kt_info(fd, &info) || kt_stats(fd, &st) || kt_hw(fd, &hw) ||
 	    kt_get_timeout(fd) <= 0)
 		return 15;
+	t = kt_get_timeout(fd) == 1 ? 2 : 1;
+	errno = 0;
+	if (ioctl(fd, KESYNC_IOC_SET_TIMEOUT, &t) != -1 || errno != EPERM)
+		return 17;
+	if (kt_get_timeout(fd) == (int)t)
+		return 18;
 	if (kt_pread_check(fd, 8192, 0, kt_seed ^ 0xbad))
 		return 16;
 	return 0;
@@ -488,7 +497,8 @@ static void run_unprivileged(struct __test_metadata *_metadata, int fd, int how)
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st))
 		TH_LOG("step %d failed (10: could not drop the capability, 11: reset, %s)",
-		       WEXITSTATUS(st), "12-14: fault, 15: ioctls, 16: read");
+		       WEXITSTATUS(st),
+		       "12-14: fault, 15: ioctls, 16: read, 17-18: set timeout");
 }
 
 TEST_F(bad, unprivileged_setuid_eperm)

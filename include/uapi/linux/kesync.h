@@ -142,10 +142,10 @@ struct kesync_fault {
 
 #define KESYNC_IOC_INFO		_IOR(KESYNC_IOC_MAGIC, 0, struct kesync_info)
 #define KESYNC_IOC_GET_TIMEOUT	_IOR(KESYNC_IOC_MAGIC, 1, __u32)
-#define KESYNC_IOC_SET_TIMEOUT	_IOW(KESYNC_IOC_MAGIC, 2, __u32)
 #define KESYNC_IOC_STATS	_IOR(KESYNC_IOC_MAGIC, 3, struct kesync_stats)
 #define KESYNC_IOC_HW_STATS	_IOR(KESYNC_IOC_MAGIC, 4, struct kesync_hw_stats)
-/* CAP_SYS_ADMIN: */
+/* CAP_SYS_ADMIN (a timeout resets the whole controller, as a reset does): */
+#define KESYNC_IOC_SET_TIMEOUT	_IOW(KESYNC_IOC_MAGIC, 2, __u32)
 #define KESYNC_IOC_RESET	_IO(KESYNC_IOC_MAGIC, 5)
 #define KESYNC_IOC_FAULT	_IOW(KESYNC_IOC_MAGIC, 6, struct kesync_fault)
 
