@@ -15,7 +15,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KESYNC_IOC_MAGIC	0xb7
+/*
+ * Not listed in the kernel's Documentation/userspace-api/ioctl/ioctl-number.rst
+ * (tests/host/uapi-ioctl-magic.sh checks it).  Up to kesync 0.3 it was 0xb7,
+ * which nsfs and remoteproc use.
+ */
+#define KESYNC_IOC_MAGIC	0xb9
 
 /* enum values of kesync_info.irq_mode */
 #define KESYNC_IRQ_MSIX		0
