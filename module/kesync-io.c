@@ -600,9 +600,10 @@ static bool kesync_dpc_completion(struct kesync_unit *u, struct kesync_req *req,
 	const struct kesync_snap *s = &c->snap;
 	u32 state = s->status & KESYNC_USTAT_STATE_MASK;
 	u32 err = (s->status & KESYNC_USTAT_ERR_MASK) >> KESYNC_USTAT_ERR_SHIFT;
+	enum kesync_refusal refusal = kesync_status_refusal(s->status);
 	u32 bytes;
 
-	if (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_CTRL_BUSY) {
+	if (refusal == KESYNC_REFUSAL_CTRL_BUSY) {
 		/* Never seen with the controller object; counted, retried. */
 		kesync_stat_inc(u, KESYNC_STAT_HW_BUSY);
 		dev_warn_ratelimited(&u->dev,
@@ -613,10 +614,9 @@ static bool kesync_dpc_completion(struct kesync_unit *u, struct kesync_req *req,
 		}
 		return kesync_dpc_program_next(u, req, res, false);
 	}
-	if (s->tag != req->tag ||
-	    (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_UNIT_BUSY)) {
+	if (s->tag != req->tag || refusal == KESYNC_REFUSAL_UNIT_BUSY) {
 		/* The device runs something we did not program: stop it. */
-		if (err == KESYNC_ERR_UNIT_BUSY)
+		if (refusal == KESYNC_REFUSAL_UNIT_BUSY)
 			kesync_stat_inc(u, KESYNC_STAT_HW_BUSY);
 		dev_err_ratelimited(&u->dev,
 				    "unexpected completion: tag %u (expected %u), status 0x%x\n",
