@@ -187,6 +187,8 @@ enum kesync_req_state {
  * @id: per-unit request number, for traces
  * @state: see enum kesync_req_state; io.lock
  * @cancel: cancellation requested; io.lock
+ * @stop: a handled signal asks it to end after its running transfer;
+ *	io.lock
  * @cancelled: it was ended by its cancellation (stats)
  * @write: host to medium
  * @pos: medium offset of the first byte
@@ -219,6 +221,7 @@ struct kesync_req {
 	u64 id;
 	enum kesync_req_state state;
 	bool cancel;
+	bool stop;
 	bool cancelled;
 	bool write;
 	loff_t pos;

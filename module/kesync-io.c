@@ -4,7 +4,7 @@
  *
  *   Dispatch (read/write)	kesync_do_io(): pins and maps the buffer (the
  *				adapter object), queues the request, waits;
- *				a signal or a close cancels it
+ *				a fatal or handled signal ends it early
  *   StartIo			kesync_start_io(), called by the startio pump
  *				when the unit is idle and from DpcForIsr on
  *				completion (IoStartNextPacket), or by the pump
@@ -31,7 +31,9 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/freezer.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "kesync-hw.h"
@@ -553,7 +555,9 @@ static int kesync_queue_request(struct kesync_unit *u, struct kesync_req *req)
 
 /*
  * Program the next (or the same) transfer of @req, unless it was cancelled
- * or the controller went away meanwhile.  Return: true to end @req.
+ * or asked to stop (a handled signal: end it here, between two transfers,
+ * with the bytes moved so far) or the controller went away meanwhile.
+ * Return: true to end @req.
  */
 static bool kesync_dpc_program_next(struct kesync_unit *u,
 				    struct kesync_req *req, ssize_t *res,
@@ -564,7 +568,7 @@ static bool kesync_dpc_program_next(struct kesync_unit *u,
 	int err;
 
 	spin_lock(&kdev->io.lock);
-	cancel = req->cancel;
+	cancel = req->cancel || req->stop;
 	err = kdev->io.err;
 	spin_unlock(&kdev->io.lock);
 	if (cancel) {
@@ -1045,6 +1049,123 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 	up_read(&kdev->remove_rwsem);
 }
 
+/*
+ * A handled signal asks the request to stop at the end of its running
+ * transfer, with the bytes moved so far: no transfer is thrown away, so a
+ * caller whose signals come faster than one request takes (a profiling
+ * timer) still makes progress.  If none ends within this grace, the
+ * request is cancelled outright (a hung or queued one).
+ */
+#define KESYNC_STOP_GRACE	(HZ / 5)
+/* How often a waiter looks again while a stop or trap is pending. */
+#define KESYNC_SIGNAL_POLL	(HZ / 10)
+
+/*
+ * Is a signal pending that will run a user handler?  Fatal signals are
+ * seen with fatal_signal_pending(); what is left is a stop, a ptrace trap,
+ * the freezer's fake signal or a signal about to be ignored: none of them
+ * concerns the I/O.  Reads the caller's own signal state under its
+ * siglock, as the signal code does.
+ */
+static bool kesync_handler_pending(void)
+{
+	struct sighand_struct *sh = current->sighand;
+	__sighandler_t h;
+	sigset_t pending;
+	bool ret = false;
+	int sig;
+
+	spin_lock_irq(&sh->siglock);
+	sigorsets(&pending, &current->pending.signal,
+		  &current->signal->shared_pending.signal);
+	sigandnsets(&pending, &pending, &current->blocked);
+	for (sig = 1; sig <= _NSIG && !ret; sig++) {
+		if (!sigismember(&pending, sig))
+			continue;
+		h = sh->action[sig - 1].sa.sa_handler;
+		ret = h != SIG_DFL && h != SIG_IGN;
+	}
+	spin_unlock_irq(&sh->siglock);
+	return ret;
+}
+
+/* Ask @req to end at the end of its running transfer (see above). */
+static void kesync_stop(struct kesync_req *req)
+{
+	struct kesync_dev *kdev = req->unit->kdev;
+
+	spin_lock(&kdev->io.lock);
+	req->stop = true;
+	spin_unlock(&kdev->io.lock);
+}
+
+/*
+ * Wait for a cancelled request.  The DpcForIsr aborts its transfer at
+ * once, or after the controller reset in progress (at most
+ * KESYNC_RESET_ATTEMPTS * reset_timeout_ms, 3 s by default; then the
+ * controller is dead and its I/O fails).  Uninterruptible, since the
+ * buffer stays mapped until then, but woken every second so that the wait
+ * never looks like a hung task.
+ */
+static void kesync_wait_cancelled(struct kesync_req *req)
+{
+	unsigned int s = 0;
+
+	while (!wait_for_completion_timeout(&req->done_cmp, HZ)) {
+		if (++s == 10)
+			dev_err(&req->unit->dev,
+				"cancelled request %llu not ended after 10 s\n",
+				req->id);
+	}
+}
+
+/*
+ * kesync_wait - the dispatch routine's wait, with the kernel's signal rules
+ * @req: the queued request
+ *
+ * A fatal signal cancels the request.  A handled signal stops it
+ * (kesync_stop(), then a cancel after KESYNC_STOP_GRACE).  A stop
+ * (SIGSTOP, SIGTSTP), a ptrace trap and the freezer do not touch it: the
+ * task freezes here if asked, and otherwise waits on, looking again every
+ * KESYNC_SIGNAL_POLL for a signal that matters (the pending stop keeps it
+ * from sleeping interruptibly).
+ *
+ * Context: process; sleeps.
+ * Return: true when a handled signal ended the wait.
+ */
+static bool kesync_wait(struct kesync_req *req)
+{
+	long left;
+
+	for (;;) {
+		if (!wait_for_completion_interruptible(&req->done_cmp))
+			return false;
+		if (fatal_signal_pending(current))
+			break;
+		if (kesync_handler_pending()) {
+			kesync_stop(req);
+			left = wait_for_completion_killable_timeout(&req->done_cmp,
+								    KESYNC_STOP_GRACE);
+			if (left <= 0) {
+				/* (A wait that succeeds consumes the completion.) */
+				kesync_cancel(req);
+				kesync_wait_cancelled(req);
+			}
+			return true;
+		}
+		try_to_freeze();
+		left = wait_for_completion_killable_timeout(&req->done_cmp,
+							    KESYNC_SIGNAL_POLL);
+		if (left > 0)
+			return false;
+		if (left < 0)
+			break;
+	}
+	kesync_cancel(req);
+	kesync_wait_cancelled(req);
+	return false;
+}
+
 /**
  * kesync_do_io - the read and write dispatch routines
  * @u: the unit
@@ -1054,11 +1175,11 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
  * @pos: medium offset
  * @write: host to medium
  *
- * Pins and maps the buffer, queues the request and waits for it.  A signal
- * cancels it; then the wait goes on, uninterruptible but bounded (a queued
- * request ends at once, a running transfer as soon as its DpcForIsr has
- * aborted it).  A cancelled request returns the bytes already moved, or
- * -EINTR: never -ERESTARTSYS, since part of it may have happened.
+ * Pins and maps the buffer, queues the request and waits for it
+ * (kesync_wait(): the signal rules).  A request ended early returns the
+ * bytes already moved; with none, -ERESTARTSYS after a handled signal (the
+ * kernel turns it into -EINTR, or restarts the call under SA_RESTART; only
+ * while a signal is pending, so 512 never reaches user space), else -EINTR.
  *
  * Context: process; sleeps.
  * Return: bytes transferred or a negative errno.
@@ -1068,6 +1189,7 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 {
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_req *req;
+	bool handled;
 	ssize_t ret;
 
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
@@ -1100,11 +1222,10 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 	if (ret)
 		goto free_req;
 
-	if (wait_for_completion_interruptible(&req->done_cmp)) {
-		kesync_cancel(req);
-		wait_for_completion(&req->done_cmp);
-	}
+	handled = kesync_wait(req);
 	ret = req->result;
+	if (ret == -EINTR && handled && signal_pending(current))
+		ret = -ERESTARTSYS;
 free_req:
 	kfree(req);
 	return ret;
