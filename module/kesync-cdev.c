@@ -19,6 +19,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/minmax.h>
@@ -71,11 +72,28 @@ static int kesync_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* close(2): cancel what this process still has in flight on the file. */
+static int kesync_same_file(const void *file, struct file *f,
+			    unsigned int fd)
+{
+	return f == file;
+}
+
+/*
+ * close(2), on every close of a descriptor: NT's cleanup, which runs when
+ * the last handle goes.  Only when no other descriptor of the closing
+ * process refers to this open file any more are the process's requests on
+ * it cancelled; closing a duplicate (close(dup(fd))) cancels nothing,
+ * since the I/O on the remaining descriptor still has an owner.  At exit
+ * (PF_EXITING, files already detached from the task) it always cancels.
+ * KESYNC_IOC_CANCEL cancels explicitly.
+ */
 static int kesync_flush(struct file *file, fl_owner_t id)
 {
 	struct kesync_unit *u = file->private_data;
 
+	if (!(current->flags & PF_EXITING) && id == current->files &&
+	    iterate_fd(current->files, 0, kesync_same_file, file))
+		return 0;
 	kesync_cancel_file(u, file, id);
 	return 0;
 }
@@ -196,6 +214,7 @@ static long kesync_ioctl(struct file *file, unsigned int cmd,
 	case KESYNC_IOC_HW_STATS:
 	case KESYNC_IOC_RESET:
 	case KESYNC_IOC_FAULT:
+	case KESYNC_IOC_CANCEL:
 		break;
 	default:
 		return -ENOTTY;
@@ -244,6 +263,10 @@ static long kesync_ioctl(struct file *file, unsigned int cmd,
 			return ret;
 		return copy_to_user(argp, &hs, sizeof(hs)) ? -EFAULT : 0;
 	}
+	case KESYNC_IOC_CANCEL:
+		/* NT's CancelIoEx(file, NULL): this process's I/O on the file. */
+		kesync_cancel_file(u, file, current->files);
+		return 0;
 	case KESYNC_IOC_RESET:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;

@@ -997,14 +997,15 @@ static void kesync_cancel(struct kesync_req *req)
 }
 
 /**
- * kesync_cancel_file - cancel the requests a closing file has in flight
+ * kesync_cancel_file - cancel a process's requests in flight on a file
  * @u: the unit
- * @file: the file being closed
- * @owner: the closing files_struct
+ * @file: the file
+ * @owner: the process's files_struct
  *
- * ->flush() runs on every close(); only requests issued through @file by
- * the same files_struct (another thread of the process) are cancelled, not
- * those of a forked child sharing the file.
+ * The last close of @file in a process (->flush()) and KESYNC_IOC_CANCEL:
+ * only requests issued through @file by the same files_struct (any thread
+ * of the process) are cancelled, not those of a forked child sharing the
+ * file.
  *
  * Context: process; sleeps.
  */

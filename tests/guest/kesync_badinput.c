@@ -71,7 +71,7 @@ FIXTURE_TEARDOWN(bad)
 static const unsigned int valid_cmds[] = {
 	KESYNC_IOC_INFO, KESYNC_IOC_GET_TIMEOUT, KESYNC_IOC_SET_TIMEOUT,
 	KESYNC_IOC_STATS, KESYNC_IOC_HW_STATS, KESYNC_IOC_RESET,
-	KESYNC_IOC_FAULT,
+	KESYNC_IOC_FAULT, KESYNC_IOC_CANCEL,
 };
 
 static int is_valid_cmd(unsigned int cmd)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kesync_cancel: the cancel-safe queue.  A request is cancelled by a signal
- * (SIGINT, SIGKILL, a handler with and without SA_RESTART) or by a close()
- * of its file from another thread, while it is queued behind another
+ * (SIGINT, SIGKILL, a handler with and without SA_RESTART), by the last
+ * close() of its file from another thread (a close of a duplicate cancels
+ * nothing) or by KESYNC_IOC_CANCEL, while it is queued behind another
  * request (the first made to hang by fault injection), while it waits for
  * the controller, and while it is in flight (HANG: the driver aborts the
  * transfer on the device).  The caller sees -EINTR or the partial count,
@@ -521,6 +522,71 @@ TEST_F(cx, close_from_thread_queued)
 	ASSERT_EQ(0, kt_stats(self->fd[0], &s1));
 	EXPECT_EQ(2, KT_D(s1, s0, cancels));
 	EXPECT_EQ(3, KT_D(s1, s0, requests));
+}
+
+/*
+ * close() of a duplicate while another descriptor of the same open file
+ * stays open cancels nothing: the reader on that descriptor still owns its
+ * request (NT's cleanup runs when the last handle goes).
+ */
+TEST_F(cx, close_dup_cancels_nothing)
+{
+	struct kesync_stats s0, s1;
+	struct reader r;
+	pthread_t th;
+	int fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s0));
+	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_LATE, 1, 800000));
+	ASSERT_EQ(0, start_reader(&th, &r, fd));
+	EXPECT_EQ(0, close(dup(fd)));
+	EXPECT_EQ(0, close(dup2(fd, 100)));
+	ASSERT_EQ(0, join_within(th, 5));
+	EXPECT_EQ(LEN, r.ret) TH_LOG("close(dup(fd)) ended the read: %s",
+				     strerror(r.err));
+	EXPECT_EQ(-1, kt_check(r.buf.p, LEN, SEED(0), 4096));
+	kt_buf_free(&r.buf);
+	close(fd);
+	L->req[0] += 1;
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s1));
+	EXPECT_EQ(0, KT_D(s1, s0, cancels));
+	EXPECT_EQ(1, KT_D(s1, s0, requests));
+}
+
+/*
+ * KESYNC_IOC_CANCEL (NT's CancelIoEx) from another thread cancels the
+ * requests the process has in flight on the file, as a close would:
+ * -EINTR or the partial count, promptly; the file stays usable.
+ */
+TEST_F(cx, cancel_ioctl_from_thread)
+{
+	struct kesync_stats s0, s1;
+	struct reader r;
+	pthread_t th;
+	double tcancel;
+	int fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s0));
+	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_HANG, 1, 0));
+	L->last = kt_now();
+	ASSERT_EQ(0, start_reader(&th, &r, fd));
+	tcancel = kt_now();
+	EXPECT_EQ(0, ioctl(fd, KESYNC_IOC_CANCEL)) TH_LOG("%s", strerror(errno));
+	closed_reader(_metadata, th, &r, tcancel);
+	L->req[0] += 1;
+	L->cancels[0] += 1;
+	L->interrupted[0] += 1;
+	EXPECT_EQ(0, lcheck(fd, 0, LEN, 4096, SEED(0)))
+		TH_LOG("the file after the cancel: %s", strerror(errno));
+	EXPECT_EQ(0, ioctl(fd, KESYNC_IOC_CANCEL)) TH_LOG("nothing to cancel");
+	close(fd);
+	unit_works_now(_metadata, self, 0);
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s1));
+	EXPECT_EQ(1, KT_D(s1, s0, cancels));
+	EXPECT_EQ(3, KT_D(s1, s0, requests));
+	EXPECT_EQ(0, KT_D(s1, s0, timeouts));
 }
 
 /*

@@ -71,7 +71,7 @@ struct kesync_info {
  * @timeouts: transfers the IoTimer declared timed out
  * @lost_irqs: completions found by the IoTimer without an interrupt
  * @resets: controller resets this unit asked for
- * @cancels: requests cancelled by a signal or a close
+ * @cancels: requests cancelled by a signal, a close or KESYNC_IOC_CANCEL
  * @ctrl_waits: times the unit had to wait for the controller
  * @spurious: interrupts with nothing finished
  * @errors: requests that ended with an error other than a timeout or cancel
@@ -149,6 +149,13 @@ struct kesync_fault {
 #define KESYNC_IOC_GET_TIMEOUT	_IOR(KESYNC_IOC_MAGIC, 1, __u32)
 #define KESYNC_IOC_STATS	_IOR(KESYNC_IOC_MAGIC, 3, struct kesync_stats)
 #define KESYNC_IOC_HW_STATS	_IOR(KESYNC_IOC_MAGIC, 4, struct kesync_hw_stats)
+/*
+ * Cancel the reads and writes the calling process has in flight on this
+ * open file, from any of its threads (NT: CancelIoEx): each returns -EINTR
+ * or its partial count.  A close() cancels them only when it drops the
+ * process's last descriptor of the file.
+ */
+#define KESYNC_IOC_CANCEL	_IO(KESYNC_IOC_MAGIC, 7)
 /* CAP_SYS_ADMIN (a timeout resets the whole controller, as a reset does): */
 #define KESYNC_IOC_SET_TIMEOUT	_IOW(KESYNC_IOC_MAGIC, 2, __u32)
 #define KESYNC_IOC_RESET	_IO(KESYNC_IOC_MAGIC, 5)
