@@ -198,8 +198,9 @@ enum kesync_req_state {
  * @done_cmp: completed exactly once, when the request is DONE
  * @pages: the pinned user pages (NT: the locked-down MDL)
  * @npages: entries in @pages
+ * @page_off: offset of the buffer in its first page
  * @sgt: the mapped scatter-gather table (NT: the adapter channel)
- * @mapped: @sgt is DMA-mapped and @pages pinned
+ * @mapped: @sgt is DMA-mapped (counted in kesync_dev.io.maps)
  * @sg: cursor of the next byte in @sgt (NT: the map-register window)
  * @sg_left: mapped entries from @sg to the end of @sgt
  * @sg_off: offset of the next byte in @sg
@@ -232,6 +233,7 @@ struct kesync_req {
 
 	struct page **pages;
 	unsigned int npages;
+	unsigned int page_off;
 	struct sg_table sgt;
 	bool mapped;
 	struct scatterlist *sg;
@@ -365,7 +367,9 @@ struct kesync_unit {
  * @reset_wq: woken by the ISR on KESYNC_INTR_RESET_DONE
  * @reset_irqs: RESET_DONE interrupts seen (atomic; only a wake-up hint)
  * @remove_rwsem: user-space entry points that may touch the hardware hold
- *	it for read; remove() takes it for write to set io.removed
+ *	it for read, never while they wait for user space (pinning) or the
+ *	device; remove() takes it for write to set io.removed
+ * @maps_wq: remove() waits here for the last DMA mapping to go
  * @thread: the pump thread (thread pump; NT: the driver-created thread)
  * @thread_wq: the thread sleeps here (NT: the dispatcher object)
  * @debugfs: debugfs directory
@@ -377,6 +381,8 @@ struct kesync_unit {
  * @io.err: when non-zero, new and queued requests fail with it (-ENODEV
  *	once removed or gone, -EIO once dead)
  * @io.removed: remove() has begun
+ * @io.maps: requests DMA-mapped and not yet unmapped; none is added once
+ *	@io.err is set, and remove() waits on @maps_wq until it is zero
  * @io.stopped: the device can no longer do DMA (reset and bus mastering
  *	off, or gone): active requests are failed without touching it
  * @irqoff: lock-hold statistics, written under @isr.lock
@@ -416,6 +422,7 @@ struct kesync_dev {
 	wait_queue_head_t reset_wq;
 	atomic_t reset_irqs;
 	struct rw_semaphore remove_rwsem;
+	wait_queue_head_t maps_wq;
 	struct task_struct *thread;
 	wait_queue_head_t thread_wq;
 	struct dentry *debugfs;
@@ -429,6 +436,7 @@ struct kesync_dev {
 		int err;
 		bool removed;
 		bool stopped;
+		unsigned int maps;
 	} io;
 
 	struct kesync_irqoff irqoff[KESYNC_SCS_NR];

@@ -76,24 +76,21 @@ bool kesync_hw_gone(struct kesync_dev *kdev)
 /* ---- Adapter object: pinned user pages, DMA-mapped ---------------------- */
 
 /*
- * kesync_adapter_map - IoAllocateAdapterChannel
+ * kesync_adapter_pin - probe and lock the caller's pages (NT: the MDL)
  *
- * Pins the caller's pages (for a read the device stores into them:
- * FOLL_WRITE) and maps them for DMA, zero copy, at any alignment.  The map
- * registers of the NT design are the device's segment and byte limits,
- * applied per transfer by kesync_build_window().  If only a prefix of the
- * buffer can be pinned, the request shrinks to it (a short count).
+ * Pins the caller's pages; for a read the device stores into them
+ * (FOLL_WRITE).  If only a prefix of the buffer can be pinned, the request
+ * shrinks to it (a short count).  This may wait for page faults as long as
+ * user space likes (userfaultfd, FUSE): it takes no lock of the driver, so
+ * remove() and every other entry point go on meanwhile.
  *
  * Context: process context of the caller (its mm); sleeps.
  */
-static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
-			      unsigned long uaddr)
+static int kesync_adapter_pin(struct kesync_req *req, unsigned long uaddr)
 {
-	enum dma_data_direction dir = req->write ? DMA_TO_DEVICE :
-						   DMA_FROM_DEVICE;
 	unsigned int off = offset_in_page(uaddr);
 	unsigned int npages = DIV_ROUND_UP(off + req->len, PAGE_SIZE);
-	int pinned, ret;
+	int pinned;
 
 	req->pages = kvmalloc_array(npages, sizeof(*req->pages), GFP_KERNEL);
 	if (!req->pages)
@@ -101,18 +98,69 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
 	pinned = pin_user_pages_fast(uaddr & PAGE_MASK, npages,
 				     req->write ? 0 : FOLL_WRITE, req->pages);
 	if (pinned <= 0) {
-		ret = pinned ? pinned : -EFAULT;
-		goto free_pages;
+		kvfree(req->pages);
+		req->pages = NULL;
+		return pinned ? pinned : -EFAULT;
 	}
 	if (pinned < npages)
 		req->len = (size_t)pinned * PAGE_SIZE - off;
 	req->npages = pinned;
+	req->page_off = off;
+	return 0;
+}
 
-	ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages, pinned,
-						off, req->len,
-						kdev->max_seg_size, GFP_KERNEL);
+/* A mapping ended: remove() may be waiting for the last one. */
+static void kesync_map_put(struct kesync_dev *kdev)
+{
+	spin_lock(&kdev->io.lock);
+	if (!--kdev->io.maps)
+		wake_up(&kdev->maps_wq);
+	spin_unlock(&kdev->io.lock);
+}
+
+static bool kesync_maps_idle(struct kesync_dev *kdev)
+{
+	bool idle;
+
+	spin_lock(&kdev->io.lock);
+	idle = !kdev->io.maps;
+	spin_unlock(&kdev->io.lock);
+	return idle;
+}
+
+/*
+ * kesync_adapter_map - IoAllocateAdapterChannel
+ *
+ * Maps the pinned pages for DMA, zero copy, at any alignment.  The map
+ * registers of the NT design are the device's segment and byte limits,
+ * applied per transfer by kesync_build_window().  Each mapping is counted
+ * in io.maps under io.lock, and none is made once io.err is set: remove()
+ * sets it first and at the end waits until io.maps is back to zero, so no
+ * mapping outlives the binding, whoever releases it (the DpcForIsr, a
+ * canceller, a close).
+ *
+ * Context: process; sleeps; no locks held.
+ */
+static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
+{
+	enum dma_data_direction dir = req->write ? DMA_TO_DEVICE :
+						   DMA_FROM_DEVICE;
+	int ret;
+
+	spin_lock(&kdev->io.lock);
+	ret = kdev->io.err;
+	if (!ret)
+		kdev->io.maps++;
+	spin_unlock(&kdev->io.lock);
 	if (ret)
-		goto unpin;
+		return ret;
+
+	ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages,
+						req->npages, req->page_off,
+						req->len, kdev->max_seg_size,
+						GFP_KERNEL);
+	if (ret)
+		goto put;
 	ret = dma_map_sgtable(&kdev->pdev->dev, &req->sgt, dir, 0);
 	if (ret)
 		goto free_table;
@@ -124,36 +172,38 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
 
 free_table:
 	sg_free_table(&req->sgt);
-unpin:
-	unpin_user_pages(req->pages, pinned);
-free_pages:
-	kvfree(req->pages);
-	req->pages = NULL;
+put:
+	kesync_map_put(kdev);
 	return ret;
 }
 
 /*
- * kesync_adapter_unmap - FreeAdapterChannel
+ * kesync_adapter_unmap - FreeAdapterChannel, and unlock the pages
  *
- * Called exactly once per mapped request, when the device can no longer
- * touch the buffer: it finished, was aborted, was reset, or lost bus
- * mastering.
+ * Called exactly once per request, when the device can no longer touch the
+ * buffer: it finished, was aborted, was reset, or lost bus mastering (or
+ * it was never mapped).
  *
  * Context: process or workqueue context; sleeps (page lock).
  */
 static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				 struct kesync_req *req)
 {
-	if (!req->mapped)
-		return;
-	dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
-			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE, 0);
-	sg_free_table(&req->sgt);
-	/* A read stored into the pages: they are dirty. */
-	unpin_user_pages_dirty_lock(req->pages, req->npages, !req->write);
-	kvfree(req->pages);
-	req->pages = NULL;
-	req->mapped = false;
+	if (req->mapped) {
+		dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
+				  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
+				  0);
+		sg_free_table(&req->sgt);
+		req->mapped = false;
+		kesync_map_put(kdev);
+	}
+	if (req->pages) {
+		/* A read stored into the pages: they are dirty. */
+		unpin_user_pages_dirty_lock(req->pages, req->npages,
+					    !req->write);
+		kvfree(req->pages);
+		req->pages = NULL;
+	}
 }
 
 /*
@@ -1176,8 +1226,8 @@ static bool kesync_wait(struct kesync_req *req)
  * @pos: medium offset
  * @write: host to medium
  *
- * Pins and maps the buffer, queues the request and waits for it
- * (kesync_wait(): the signal rules).  A request ended early returns the
+ * Pins and maps the buffer (outside remove_rwsem), queues the request and
+ * waits for it (kesync_wait(): the signal rules).  A request ended early returns the
  * bytes already moved; with none, -ERESTARTSYS after a handled signal (the
  * kernel turns it into -EINTR, or restarts the call under SA_RESTART; only
  * while a signal is pending, so 512 never reaches user space), else -EINTR.
@@ -1207,21 +1257,25 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 	req->len = len;
 
 	/*
-	 * Mapping needs the device bound: remove() waits for this section,
-	 * and after it every mapping is released by remove() itself.
+	 * Pinning may wait on user space for ever (a userfaultfd or FUSE
+	 * page): no lock.  Mapping is refused once remove() has begun, and
+	 * remove() waits for every mapping to go (kesync_adapter_map()).
+	 * Only the queueing, which may start the device, is under
+	 * remove_rwsem, and it waits for nothing.
 	 */
-	down_read(&kdev->remove_rwsem);
-	ret = kesync_io_error(kdev);
-	if (!ret)
-		ret = kesync_adapter_map(kdev, req, uaddr);
-	if (!ret) {
-		ret = kesync_queue_request(u, req);
-		if (ret)
-			kesync_adapter_unmap(kdev, req);
-	}
-	up_read(&kdev->remove_rwsem);
+	ret = kesync_adapter_pin(req, uaddr);
 	if (ret)
 		goto free_req;
+	ret = kesync_adapter_map(kdev, req);
+	if (!ret) {
+		down_read(&kdev->remove_rwsem);
+		ret = kesync_queue_request(u, req);
+		up_read(&kdev->remove_rwsem);
+	}
+	if (ret) {
+		kesync_adapter_unmap(kdev, req);
+		goto free_req;
+	}
 
 	handled = kesync_wait(req);
 	ret = req->result;
@@ -1332,6 +1386,7 @@ int kesync_io_init(struct kesync_dev *kdev)
 	INIT_WORK(&kdev->reset_work, kesync_reset_work);
 	init_waitqueue_head(&kdev->reset_wq);
 	init_waitqueue_head(&kdev->thread_wq);
+	init_waitqueue_head(&kdev->maps_wq);
 	init_rwsem(&kdev->remove_rwsem);
 	/*
 	 * The DpcForIsr items: high priority, per-CPU, so the DPC runs soon
@@ -1445,6 +1500,13 @@ void kesync_io_fail_all(struct kesync_dev *kdev)
 		queue_work(kdev->wq, &kdev->units[i]->dpc);
 	for (i = 0; i < kdev->nunits; i++)
 		flush_work(&kdev->units[i]->dpc);
+	/*
+	 * No mapping may outlive the binding.  The last ones may be released
+	 * by a canceller (signal, close) that retired its request just before
+	 * us, or by a dispatcher whose queueing io.err refused: both are on
+	 * their way and wait for nothing.
+	 */
+	wait_event(kdev->maps_wq, kesync_maps_idle(kdev));
 }
 
 /**
