@@ -25,13 +25,14 @@
 
 #include <linux/bitops.h>
 #include <linux/dma-mapping.h>
+#include <linux/freezer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
-#include <linux/freezer.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -1120,13 +1121,22 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
  */
 static bool kesync_handler_pending(void)
 {
-	struct sighand_struct *sh = current->sighand;
+	struct sighand_struct *sh;
 	__sighandler_t h;
 	sigset_t pending;
 	bool ret = false;
 	int sig;
 
-	spin_lock_irq(&sh->siglock);
+	/* As __lock_task_sighand(), which modules cannot call. */
+	rcu_read_lock();
+	for (;;) {
+		sh = rcu_dereference(current->sighand);
+		spin_lock_irq(&sh->siglock);
+		if (likely(sh == rcu_access_pointer(current->sighand)))
+			break;
+		spin_unlock_irq(&sh->siglock);
+	}
+	rcu_read_unlock();
 	sigorsets(&pending, &current->pending.signal,
 		  &current->signal->shared_pending.signal);
 	sigandnsets(&pending, &pending, &current->blocked);
