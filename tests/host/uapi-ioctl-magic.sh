@@ -61,7 +61,7 @@ for d in "${KESYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kesync}"/linux-src/*; 
 done
 users=
 if [ -n "$rst" ]; then
-	users=$(grep -i "^$magic[[:space:]]" "$rst")
+	users=$(grep -i "^${magic}[[:space:]]" "$rst")
 fi
 for c in $newer; do
 	[ "${c^^}" = "${magic^^}" ] && users="$users
