@@ -9,8 +9,12 @@
  *    fail with -ENOSPC; a transfer crossing the end is truncated to it;
  *  - one call moves at most KESYNC_MAX_REQ_BYTES (8 MiB) and returns the
  *    count, as a pipe or socket may;
- *  - poll(2) always reports the medium readable and writable, as for a
- *    block device (EPOLLERR | EPOLLHUP once the device is removed).
+ *  - at most KESYNC_MAX_INFLIGHT reads and writes of a unit are in flight
+ *    (pinned and mapped) at once; more wait, or fail with -EAGAIN on an
+ *    O_NONBLOCK file;
+ *  - poll(2) reports the medium readable and writable, as for a block
+ *    device, while a request slot is free (EPOLLERR | EPOLLHUP once the
+ *    device is removed).
  *
  * Lifetime: the unit is a struct device; each open file holds a reference,
  * and the device's release frees the unit and drops its reference on the
@@ -144,8 +148,11 @@ static __poll_t kesync_poll(struct file *file, poll_table *wait)
 {
 	struct kesync_unit *u = file->private_data;
 
+	poll_wait(file, &u->inflight_wq, wait);
 	if (kesync_removed(u->kdev))
 		return EPOLLERR | EPOLLHUP;
+	if (kesync_inflight_full(u))
+		return 0;
 	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
 }
 

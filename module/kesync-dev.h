@@ -53,6 +53,12 @@
 
 /* One read(2)/write(2) moves at most this much; the rest is a short count. */
 #define KESYNC_MAX_REQ_BYTES		(8u << 20)
+/*
+ * Requests of one unit pinned and mapped at once (KESYNC_MAX_INFLIGHT of
+ * the UAPI, at most KESYNC_MAX_REQ_BYTES each): bounds the memory one user
+ * can pin and the IOVA or bounce space it can take.
+ */
+#define KESYNC_INFLIGHT_CAP		KESYNC_MAX_INFLIGHT
 /* Transfers in a row that move no byte before a request fails with -EIO. */
 #define KESYNC_ZERO_PROGRESS_MAX	3
 /* Reprogrammings of one transfer (refused, interrupted by a reset). */
@@ -299,6 +305,8 @@ struct kesync_unit_isr {
  * @ctrl_node: on kdev->io.ctrl_waiters while waiting for the controller;
  *	io.lock
  * @next_req_id: id of the next request; io.lock
+ * @inflight: requests pinned or mapped, at most KESYNC_INFLIGHT_CAP; io.lock
+ * @inflight_wq: dispatchers wait here for a slot; poll() too
  * @next_tag: tag of the next programmed transfer; owner of @cur
  * @xfer_mutex: serialises ControllerControl and DpcForIsr on @cur
  * @dpc: the DpcForIsr work item
@@ -327,6 +335,8 @@ struct kesync_unit {
 	struct list_head reqs;
 	struct list_head ctrl_node;
 	u64 next_req_id;
+	unsigned int inflight;
+	wait_queue_head_t inflight_wq;
 
 	/* Serialises the owners of @cur once it is ACTIVE; guards @next_tag. */
 	struct mutex xfer_mutex;
@@ -477,6 +487,7 @@ void kesync_io_fail_all(struct kesync_dev *kdev);
 void kesync_io_destroy(struct kesync_dev *kdev);
 ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 		     unsigned long uaddr, size_t len, loff_t pos, bool write);
+bool kesync_inflight_full(struct kesync_unit *u);
 void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 			fl_owner_t owner);
 int kesync_user_reset(struct kesync_unit *u);

@@ -1227,6 +1227,58 @@ static bool kesync_wait(struct kesync_req *req)
 	return false;
 }
 
+/* Take one of the unit's slots for a request in flight, if one is free. */
+static bool kesync_inflight_try(struct kesync_unit *u)
+{
+	bool ok;
+
+	spin_lock(&u->kdev->io.lock);
+	ok = u->inflight < KESYNC_INFLIGHT_CAP;
+	if (ok)
+		u->inflight++;
+	spin_unlock(&u->kdev->io.lock);
+	return ok;
+}
+
+/*
+ * Wait for a slot (or -EAGAIN with O_NONBLOCK).  A signal ends the wait
+ * with -ERESTARTSYS: nothing was pinned or moved yet.
+ */
+static int kesync_inflight_get(struct kesync_unit *u, bool nonblock)
+{
+	if (kesync_inflight_try(u))
+		return 0;
+	if (nonblock)
+		return -EAGAIN;
+	return wait_event_interruptible(u->inflight_wq, kesync_inflight_try(u));
+}
+
+static void kesync_inflight_put(struct kesync_unit *u)
+{
+	spin_lock(&u->kdev->io.lock);
+	u->inflight--;
+	spin_unlock(&u->kdev->io.lock);
+	wake_up(&u->inflight_wq);
+}
+
+/**
+ * kesync_inflight_full - are all of the unit's slots taken?
+ * @u: the unit
+ *
+ * For poll(): a read or write would block (or fail with -EAGAIN).
+ * Context: any but hardirq.
+ * Return: true when KESYNC_INFLIGHT_CAP requests are in flight.
+ */
+bool kesync_inflight_full(struct kesync_unit *u)
+{
+	bool full;
+
+	spin_lock(&u->kdev->io.lock);
+	full = u->inflight >= KESYNC_INFLIGHT_CAP;
+	spin_unlock(&u->kdev->io.lock);
+	return full;
+}
+
 /**
  * kesync_do_io - the read and write dispatch routines
  * @u: the unit
@@ -1236,11 +1288,13 @@ static bool kesync_wait(struct kesync_req *req)
  * @pos: medium offset
  * @write: host to medium
  *
- * Pins and maps the buffer (outside remove_rwsem), queues the request and
- * waits for it (kesync_wait(): the signal rules).  A request ended early returns the
- * bytes already moved; with none, -ERESTARTSYS after a handled signal (the
- * kernel turns it into -EINTR, or restarts the call under SA_RESTART; only
- * while a signal is pending, so 512 never reaches user space), else -EINTR.
+ * Takes one of the unit's KESYNC_INFLIGHT_CAP slots (waits for one, or
+ * -EAGAIN with O_NONBLOCK), pins and maps the buffer (outside
+ * remove_rwsem), queues the request and waits for it (kesync_wait(): the
+ * signal rules).  A request ended early returns the bytes already moved;
+ * with none, -ERESTARTSYS after a handled signal (the kernel turns it into
+ * -EINTR, or restarts the call under SA_RESTART; only while a signal is
+ * pending, so 512 never reaches user space), else -EINTR.
  *
  * Context: process; sleeps.
  * Return: bytes transferred or a negative errno.
@@ -1253,9 +1307,14 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 	bool handled;
 	ssize_t ret;
 
+	ret = kesync_inflight_get(u, file->f_flags & O_NONBLOCK);
+	if (ret)
+		return ret;
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
-	if (!req)
-		return -ENOMEM;
+	if (!req) {
+		ret = -ENOMEM;
+		goto put_slot;
+	}
 	INIT_LIST_HEAD(&req->node);
 	INIT_LIST_HEAD(&req->unode);
 	init_completion(&req->done_cmp);
@@ -1293,6 +1352,8 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 		ret = -ERESTARTSYS;
 free_req:
 	kfree(req);
+put_slot:
+	kesync_inflight_put(u);
 	return ret;
 }
 
@@ -1417,6 +1478,7 @@ void kesync_unit_io_init(struct kesync_unit *u)
 	INIT_LIST_HEAD(&u->queue);
 	INIT_LIST_HEAD(&u->reqs);
 	INIT_LIST_HEAD(&u->ctrl_node);
+	init_waitqueue_head(&u->inflight_wq);
 	mutex_init(&u->xfer_mutex);
 	INIT_WORK(&u->dpc, kesync_dpc_for_isr);
 	timer_setup(&u->io_timer, kesync_io_timer, 0);

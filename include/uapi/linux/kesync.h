@@ -31,6 +31,14 @@
 #define KESYNC_PUMP_STARTIO	0
 #define KESYNC_PUMP_THREAD	1
 
+/*
+ * Reads and writes of one unit in flight at once (each pins and maps up to
+ * 8 MiB of the caller's memory); more wait for a slot, or fail with EAGAIN
+ * on an O_NONBLOCK file, and poll(2) reports a unit with no free slot as
+ * neither readable nor writable.
+ */
+#define KESYNC_MAX_INFLIGHT	16
+
 #define KESYNC_TIMEOUT_MIN	1	/* seconds */
 #define KESYNC_TIMEOUT_MAX	3600
 
