@@ -9,8 +9,12 @@
  *    fail with -ENOSPC; a transfer crossing the end is truncated to it;
  *  - one call moves at most KESYNC_MAX_REQ_BYTES (8 MiB) and returns the
  *    count, as a pipe or socket may;
- *  - poll(2) always reports the medium readable and writable, as for a
- *    block device (EPOLLERR | EPOLLHUP once the device is removed).
+ *  - at most KESYNC_MAX_INFLIGHT reads and writes of a unit are in flight
+ *    (pinned and mapped) at once; more wait, or fail with -EAGAIN on an
+ *    O_NONBLOCK file;
+ *  - poll(2) reports the medium readable and writable, as for a block
+ *    device, while a request slot is free (EPOLLERR | EPOLLHUP once the
+ *    device is removed).
  *
  * Lifetime: the unit is a struct device; each open file holds a reference,
  * and the device's release frees the unit and drops its reference on the
@@ -19,6 +23,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/minmax.h>
@@ -71,11 +76,28 @@ static int kesync_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* close(2): cancel what this process still has in flight on the file. */
+static int kesync_same_file(const void *file, struct file *f,
+			    unsigned int fd)
+{
+	return f == file;
+}
+
+/*
+ * close(2), on every close of a descriptor: NT's cleanup, which runs when
+ * the last handle goes.  Only when no other descriptor of the closing
+ * process refers to this open file any more are the process's requests on
+ * it cancelled; closing a duplicate (close(dup(fd))) cancels nothing,
+ * since the I/O on the remaining descriptor still has an owner.  At exit
+ * (PF_EXITING, files already detached from the task) it always cancels.
+ * KESYNC_IOC_CANCEL cancels explicitly.
+ */
 static int kesync_flush(struct file *file, fl_owner_t id)
 {
 	struct kesync_unit *u = file->private_data;
 
+	if (!(current->flags & PF_EXITING) && id == current->files &&
+	    iterate_fd(current->files, 0, kesync_same_file, file))
+		return 0;
 	kesync_cancel_file(u, file, id);
 	return 0;
 }
@@ -126,8 +148,11 @@ static __poll_t kesync_poll(struct file *file, poll_table *wait)
 {
 	struct kesync_unit *u = file->private_data;
 
+	poll_wait(file, &u->inflight_wq, wait);
 	if (kesync_removed(u->kdev))
 		return EPOLLERR | EPOLLHUP;
+	if (kesync_inflight_full(u))
+		return 0;
 	return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
 }
 
@@ -196,6 +221,7 @@ static long kesync_ioctl(struct file *file, unsigned int cmd,
 	case KESYNC_IOC_HW_STATS:
 	case KESYNC_IOC_RESET:
 	case KESYNC_IOC_FAULT:
+	case KESYNC_IOC_CANCEL:
 		break;
 	default:
 		return -ENOTTY;
@@ -215,6 +241,13 @@ static long kesync_ioctl(struct file *file, unsigned int cmd,
 	case KESYNC_IOC_SET_TIMEOUT: {
 		u32 t;
 
+		/*
+		 * A timeout resets the whole controller, so it is the
+		 * administrator's, as the root-only sysfs timeout file is,
+		 * not any reader's of one unit.
+		 */
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
 		if (get_user(t, (__u32 __user *)argp))
 			return -EFAULT;
 		if (t < KESYNC_TIMEOUT_MIN || t > KESYNC_TIMEOUT_MAX)
@@ -237,6 +270,10 @@ static long kesync_ioctl(struct file *file, unsigned int cmd,
 			return ret;
 		return copy_to_user(argp, &hs, sizeof(hs)) ? -EFAULT : 0;
 	}
+	case KESYNC_IOC_CANCEL:
+		/* NT's CancelIoEx(file, NULL): this process's I/O on the file. */
+		kesync_cancel_file(u, file, current->files);
+		return 0;
 	case KESYNC_IOC_RESET:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;

@@ -53,6 +53,12 @@
 
 /* One read(2)/write(2) moves at most this much; the rest is a short count. */
 #define KESYNC_MAX_REQ_BYTES		(8u << 20)
+/*
+ * Requests of one unit pinned and mapped at once (KESYNC_MAX_INFLIGHT of
+ * the UAPI, at most KESYNC_MAX_REQ_BYTES each): bounds the memory one user
+ * can pin and the IOVA or bounce space it can take.
+ */
+#define KESYNC_INFLIGHT_CAP		KESYNC_MAX_INFLIGHT
 /* Transfers in a row that move no byte before a request fails with -EIO. */
 #define KESYNC_ZERO_PROGRESS_MAX	3
 /* Reprogrammings of one transfer (refused, interrupted by a reset). */
@@ -187,6 +193,8 @@ enum kesync_req_state {
  * @id: per-unit request number, for traces
  * @state: see enum kesync_req_state; io.lock
  * @cancel: cancellation requested; io.lock
+ * @stop: a handled signal asks it to end after its running transfer;
+ *	io.lock
  * @cancelled: it was ended by its cancellation (stats)
  * @write: host to medium
  * @pos: medium offset of the first byte
@@ -196,8 +204,9 @@ enum kesync_req_state {
  * @done_cmp: completed exactly once, when the request is DONE
  * @pages: the pinned user pages (NT: the locked-down MDL)
  * @npages: entries in @pages
+ * @page_off: offset of the buffer in its first page
  * @sgt: the mapped scatter-gather table (NT: the adapter channel)
- * @mapped: @sgt is DMA-mapped and @pages pinned
+ * @mapped: @sgt is DMA-mapped (counted in kesync_dev.io.maps)
  * @sg: cursor of the next byte in @sgt (NT: the map-register window)
  * @sg_left: mapped entries from @sg to the end of @sgt
  * @sg_off: offset of the next byte in @sg
@@ -219,6 +228,7 @@ struct kesync_req {
 	u64 id;
 	enum kesync_req_state state;
 	bool cancel;
+	bool stop;
 	bool cancelled;
 	bool write;
 	loff_t pos;
@@ -229,6 +239,7 @@ struct kesync_req {
 
 	struct page **pages;
 	unsigned int npages;
+	unsigned int page_off;
 	struct sg_table sgt;
 	bool mapped;
 	struct scatterlist *sg;
@@ -294,6 +305,8 @@ struct kesync_unit_isr {
  * @ctrl_node: on kdev->io.ctrl_waiters while waiting for the controller;
  *	io.lock
  * @next_req_id: id of the next request; io.lock
+ * @inflight: requests pinned or mapped, at most KESYNC_INFLIGHT_CAP; io.lock
+ * @inflight_wq: dispatchers wait here for a slot; poll() too
  * @next_tag: tag of the next programmed transfer; owner of @cur
  * @xfer_mutex: serialises ControllerControl and DpcForIsr on @cur
  * @dpc: the DpcForIsr work item
@@ -322,6 +335,8 @@ struct kesync_unit {
 	struct list_head reqs;
 	struct list_head ctrl_node;
 	u64 next_req_id;
+	unsigned int inflight;
+	wait_queue_head_t inflight_wq;
 
 	/* Serialises the owners of @cur once it is ACTIVE; guards @next_tag. */
 	struct mutex xfer_mutex;
@@ -362,7 +377,9 @@ struct kesync_unit {
  * @reset_wq: woken by the ISR on KESYNC_INTR_RESET_DONE
  * @reset_irqs: RESET_DONE interrupts seen (atomic; only a wake-up hint)
  * @remove_rwsem: user-space entry points that may touch the hardware hold
- *	it for read; remove() takes it for write to set io.removed
+ *	it for read, never while they wait for user space (pinning) or the
+ *	device; remove() takes it for write to set io.removed
+ * @maps_wq: remove() waits here for the last DMA mapping to go
  * @thread: the pump thread (thread pump; NT: the driver-created thread)
  * @thread_wq: the thread sleeps here (NT: the dispatcher object)
  * @debugfs: debugfs directory
@@ -374,6 +391,8 @@ struct kesync_unit {
  * @io.err: when non-zero, new and queued requests fail with it (-ENODEV
  *	once removed or gone, -EIO once dead)
  * @io.removed: remove() has begun
+ * @io.maps: requests DMA-mapped and not yet unmapped; none is added once
+ *	@io.err is set, and remove() waits on @maps_wq until it is zero
  * @io.stopped: the device can no longer do DMA (reset and bus mastering
  *	off, or gone): active requests are failed without touching it
  * @irqoff: lock-hold statistics, written under @isr.lock
@@ -413,6 +432,7 @@ struct kesync_dev {
 	wait_queue_head_t reset_wq;
 	atomic_t reset_irqs;
 	struct rw_semaphore remove_rwsem;
+	wait_queue_head_t maps_wq;
 	struct task_struct *thread;
 	wait_queue_head_t thread_wq;
 	struct dentry *debugfs;
@@ -426,6 +446,7 @@ struct kesync_dev {
 		int err;
 		bool removed;
 		bool stopped;
+		unsigned int maps;
 	} io;
 
 	struct kesync_irqoff irqoff[KESYNC_SCS_NR];
@@ -466,6 +487,7 @@ void kesync_io_fail_all(struct kesync_dev *kdev);
 void kesync_io_destroy(struct kesync_dev *kdev);
 ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 		     unsigned long uaddr, size_t len, loff_t pos, bool write);
+bool kesync_inflight_full(struct kesync_unit *u);
 void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 			fl_owner_t owner);
 int kesync_user_reset(struct kesync_unit *u);

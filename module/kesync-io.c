@@ -4,7 +4,7 @@
  *
  *   Dispatch (read/write)	kesync_do_io(): pins and maps the buffer (the
  *				adapter object), queues the request, waits;
- *				a signal or a close cancels it
+ *				a fatal or handled signal ends it early
  *   StartIo			kesync_start_io(), called by the startio pump
  *				when the unit is idle and from DpcForIsr on
  *				completion (IoStartNextPacket), or by the pump
@@ -25,13 +25,16 @@
 
 #include <linux/bitops.h>
 #include <linux/dma-mapping.h>
+#include <linux/freezer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "kesync-hw.h"
@@ -74,24 +77,21 @@ bool kesync_hw_gone(struct kesync_dev *kdev)
 /* ---- Adapter object: pinned user pages, DMA-mapped ---------------------- */
 
 /*
- * kesync_adapter_map - IoAllocateAdapterChannel
+ * kesync_adapter_pin - probe and lock the caller's pages (NT: the MDL)
  *
- * Pins the caller's pages (for a read the device stores into them:
- * FOLL_WRITE) and maps them for DMA, zero copy, at any alignment.  The map
- * registers of the NT design are the device's segment and byte limits,
- * applied per transfer by kesync_build_window().  If only a prefix of the
- * buffer can be pinned, the request shrinks to it (a short count).
+ * Pins the caller's pages; for a read the device stores into them
+ * (FOLL_WRITE).  If only a prefix of the buffer can be pinned, the request
+ * shrinks to it (a short count).  This may wait for page faults as long as
+ * user space likes (userfaultfd, FUSE): it takes no lock of the driver, so
+ * remove() and every other entry point go on meanwhile.
  *
  * Context: process context of the caller (its mm); sleeps.
  */
-static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
-			      unsigned long uaddr)
+static int kesync_adapter_pin(struct kesync_req *req, unsigned long uaddr)
 {
-	enum dma_data_direction dir = req->write ? DMA_TO_DEVICE :
-						   DMA_FROM_DEVICE;
 	unsigned int off = offset_in_page(uaddr);
 	unsigned int npages = DIV_ROUND_UP(off + req->len, PAGE_SIZE);
-	int pinned, ret;
+	int pinned;
 
 	req->pages = kvmalloc_array(npages, sizeof(*req->pages), GFP_KERNEL);
 	if (!req->pages)
@@ -99,18 +99,69 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
 	pinned = pin_user_pages_fast(uaddr & PAGE_MASK, npages,
 				     req->write ? 0 : FOLL_WRITE, req->pages);
 	if (pinned <= 0) {
-		ret = pinned ? pinned : -EFAULT;
-		goto free_pages;
+		kvfree(req->pages);
+		req->pages = NULL;
+		return pinned ? pinned : -EFAULT;
 	}
 	if (pinned < npages)
 		req->len = (size_t)pinned * PAGE_SIZE - off;
 	req->npages = pinned;
+	req->page_off = off;
+	return 0;
+}
 
-	ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages, pinned,
-						off, req->len,
-						kdev->max_seg_size, GFP_KERNEL);
+/* A mapping ended: remove() may be waiting for the last one. */
+static void kesync_map_put(struct kesync_dev *kdev)
+{
+	spin_lock(&kdev->io.lock);
+	if (!--kdev->io.maps)
+		wake_up(&kdev->maps_wq);
+	spin_unlock(&kdev->io.lock);
+}
+
+static bool kesync_maps_idle(struct kesync_dev *kdev)
+{
+	bool idle;
+
+	spin_lock(&kdev->io.lock);
+	idle = !kdev->io.maps;
+	spin_unlock(&kdev->io.lock);
+	return idle;
+}
+
+/*
+ * kesync_adapter_map - IoAllocateAdapterChannel
+ *
+ * Maps the pinned pages for DMA, zero copy, at any alignment.  The map
+ * registers of the NT design are the device's segment and byte limits,
+ * applied per transfer by kesync_build_window().  Each mapping is counted
+ * in io.maps under io.lock, and none is made once io.err is set: remove()
+ * sets it first and at the end waits until io.maps is back to zero, so no
+ * mapping outlives the binding, whoever releases it (the DpcForIsr, a
+ * canceller, a close).
+ *
+ * Context: process; sleeps; no locks held.
+ */
+static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
+{
+	enum dma_data_direction dir = req->write ? DMA_TO_DEVICE :
+						   DMA_FROM_DEVICE;
+	int ret;
+
+	spin_lock(&kdev->io.lock);
+	ret = kdev->io.err;
+	if (!ret)
+		kdev->io.maps++;
+	spin_unlock(&kdev->io.lock);
 	if (ret)
-		goto unpin;
+		return ret;
+
+	ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages,
+						req->npages, req->page_off,
+						req->len, kdev->max_seg_size,
+						GFP_KERNEL);
+	if (ret)
+		goto put;
 	ret = dma_map_sgtable(&kdev->pdev->dev, &req->sgt, dir, 0);
 	if (ret)
 		goto free_table;
@@ -122,36 +173,38 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req,
 
 free_table:
 	sg_free_table(&req->sgt);
-unpin:
-	unpin_user_pages(req->pages, pinned);
-free_pages:
-	kvfree(req->pages);
-	req->pages = NULL;
+put:
+	kesync_map_put(kdev);
 	return ret;
 }
 
 /*
- * kesync_adapter_unmap - FreeAdapterChannel
+ * kesync_adapter_unmap - FreeAdapterChannel, and unlock the pages
  *
- * Called exactly once per mapped request, when the device can no longer
- * touch the buffer: it finished, was aborted, was reset, or lost bus
- * mastering.
+ * Called exactly once per request, when the device can no longer touch the
+ * buffer: it finished, was aborted, was reset, or lost bus mastering (or
+ * it was never mapped).
  *
  * Context: process or workqueue context; sleeps (page lock).
  */
 static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				 struct kesync_req *req)
 {
-	if (!req->mapped)
-		return;
-	dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
-			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE, 0);
-	sg_free_table(&req->sgt);
-	/* A read stored into the pages: they are dirty. */
-	unpin_user_pages_dirty_lock(req->pages, req->npages, !req->write);
-	kvfree(req->pages);
-	req->pages = NULL;
-	req->mapped = false;
+	if (req->mapped) {
+		dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
+				  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
+				  0);
+		sg_free_table(&req->sgt);
+		req->mapped = false;
+		kesync_map_put(kdev);
+	}
+	if (req->pages) {
+		/* A read stored into the pages: they are dirty. */
+		unpin_user_pages_dirty_lock(req->pages, req->npages,
+					    !req->write);
+		kvfree(req->pages);
+		req->pages = NULL;
+	}
 }
 
 /*
@@ -553,7 +606,9 @@ static int kesync_queue_request(struct kesync_unit *u, struct kesync_req *req)
 
 /*
  * Program the next (or the same) transfer of @req, unless it was cancelled
- * or the controller went away meanwhile.  Return: true to end @req.
+ * or asked to stop (a handled signal: end it here, between two transfers,
+ * with the bytes moved so far) or the controller went away meanwhile.
+ * Return: true to end @req.
  */
 static bool kesync_dpc_program_next(struct kesync_unit *u,
 				    struct kesync_req *req, ssize_t *res,
@@ -564,7 +619,7 @@ static bool kesync_dpc_program_next(struct kesync_unit *u,
 	int err;
 
 	spin_lock(&kdev->io.lock);
-	cancel = req->cancel;
+	cancel = req->cancel || req->stop;
 	err = kdev->io.err;
 	spin_unlock(&kdev->io.lock);
 	if (cancel) {
@@ -600,9 +655,10 @@ static bool kesync_dpc_completion(struct kesync_unit *u, struct kesync_req *req,
 	const struct kesync_snap *s = &c->snap;
 	u32 state = s->status & KESYNC_USTAT_STATE_MASK;
 	u32 err = (s->status & KESYNC_USTAT_ERR_MASK) >> KESYNC_USTAT_ERR_SHIFT;
+	enum kesync_refusal refusal = kesync_status_refusal(s->status);
 	u32 bytes;
 
-	if (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_CTRL_BUSY) {
+	if (refusal == KESYNC_REFUSAL_CTRL_BUSY) {
 		/* Never seen with the controller object; counted, retried. */
 		kesync_stat_inc(u, KESYNC_STAT_HW_BUSY);
 		dev_warn_ratelimited(&u->dev,
@@ -613,10 +669,9 @@ static bool kesync_dpc_completion(struct kesync_unit *u, struct kesync_req *req,
 		}
 		return kesync_dpc_program_next(u, req, res, false);
 	}
-	if (s->tag != req->tag ||
-	    (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_UNIT_BUSY)) {
+	if (s->tag != req->tag || refusal == KESYNC_REFUSAL_UNIT_BUSY) {
 		/* The device runs something we did not program: stop it. */
-		if (err == KESYNC_ERR_UNIT_BUSY)
+		if (refusal == KESYNC_REFUSAL_UNIT_BUSY)
 			kesync_stat_inc(u, KESYNC_STAT_HW_BUSY);
 		dev_err_ratelimited(&u->dev,
 				    "unexpected completion: tag %u (expected %u), status 0x%x\n",
@@ -993,14 +1048,15 @@ static void kesync_cancel(struct kesync_req *req)
 }
 
 /**
- * kesync_cancel_file - cancel the requests a closing file has in flight
+ * kesync_cancel_file - cancel a process's requests in flight on a file
  * @u: the unit
- * @file: the file being closed
- * @owner: the closing files_struct
+ * @file: the file
+ * @owner: the process's files_struct
  *
- * ->flush() runs on every close(); only requests issued through @file by
- * the same files_struct (another thread of the process) are cancelled, not
- * those of a forked child sharing the file.
+ * The last close of @file in a process (->flush()) and KESYNC_IOC_CANCEL:
+ * only requests issued through @file by the same files_struct (any thread
+ * of the process) are cancelled, not those of a forked child sharing the
+ * file.
  *
  * Context: process; sleeps.
  */
@@ -1045,6 +1101,184 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 	up_read(&kdev->remove_rwsem);
 }
 
+/*
+ * A handled signal asks the request to stop at the end of its running
+ * transfer, with the bytes moved so far: no transfer is thrown away, so a
+ * caller whose signals come faster than one request takes (a profiling
+ * timer) still makes progress.  If none ends within this grace, the
+ * request is cancelled outright (a hung or queued one).
+ */
+#define KESYNC_STOP_GRACE	(HZ / 5)
+/* How often a waiter looks again while a stop or trap is pending. */
+#define KESYNC_SIGNAL_POLL	(HZ / 10)
+
+/*
+ * Is a signal pending that will run a user handler?  Fatal signals are
+ * seen with fatal_signal_pending(); what is left is a stop, a ptrace trap,
+ * the freezer's fake signal or a signal about to be ignored: none of them
+ * concerns the I/O.  Reads the caller's own signal state under its
+ * siglock, as the signal code does.
+ */
+static bool kesync_handler_pending(void)
+{
+	struct sighand_struct *sh;
+	__sighandler_t h;
+	sigset_t pending;
+	bool ret = false;
+	int sig;
+
+	/* As __lock_task_sighand(), which modules cannot call. */
+	rcu_read_lock();
+	for (;;) {
+		sh = rcu_dereference(current->sighand);
+		spin_lock_irq(&sh->siglock);
+		if (likely(sh == rcu_access_pointer(current->sighand)))
+			break;
+		spin_unlock_irq(&sh->siglock);
+	}
+	rcu_read_unlock();
+	sigorsets(&pending, &current->pending.signal,
+		  &current->signal->shared_pending.signal);
+	sigandnsets(&pending, &pending, &current->blocked);
+	for (sig = 1; sig <= _NSIG && !ret; sig++) {
+		if (!sigismember(&pending, sig))
+			continue;
+		h = sh->action[sig - 1].sa.sa_handler;
+		ret = h != SIG_DFL && h != SIG_IGN;
+	}
+	spin_unlock_irq(&sh->siglock);
+	return ret;
+}
+
+/* Ask @req to end at the end of its running transfer (see above). */
+static void kesync_stop(struct kesync_req *req)
+{
+	struct kesync_dev *kdev = req->unit->kdev;
+
+	spin_lock(&kdev->io.lock);
+	req->stop = true;
+	spin_unlock(&kdev->io.lock);
+}
+
+/*
+ * Wait for a cancelled request.  The DpcForIsr aborts its transfer at
+ * once, or after the controller reset in progress (at most
+ * KESYNC_RESET_ATTEMPTS * reset_timeout_ms, 3 s by default; then the
+ * controller is dead and its I/O fails).  Uninterruptible, since the
+ * buffer stays mapped until then, but woken every second so that the wait
+ * never looks like a hung task.
+ */
+static void kesync_wait_cancelled(struct kesync_req *req)
+{
+	unsigned int s = 0;
+
+	while (!wait_for_completion_timeout(&req->done_cmp, HZ)) {
+		if (++s == 10)
+			dev_err(&req->unit->dev,
+				"cancelled request %llu not ended after 10 s\n",
+				req->id);
+	}
+}
+
+/*
+ * kesync_wait - the dispatch routine's wait, with the kernel's signal rules
+ * @req: the queued request
+ *
+ * A fatal signal cancels the request.  A handled signal stops it
+ * (kesync_stop(), then a cancel after KESYNC_STOP_GRACE).  A stop
+ * (SIGSTOP, SIGTSTP), a ptrace trap and the freezer do not touch it: the
+ * task freezes here if asked, and otherwise waits on, looking again every
+ * KESYNC_SIGNAL_POLL for a signal that matters (the pending stop keeps it
+ * from sleeping interruptibly).
+ *
+ * Context: process; sleeps.
+ * Return: true when a handled signal ended the wait.
+ */
+static bool kesync_wait(struct kesync_req *req)
+{
+	long left;
+
+	for (;;) {
+		if (!wait_for_completion_interruptible(&req->done_cmp))
+			return false;
+		if (fatal_signal_pending(current))
+			break;
+		if (kesync_handler_pending()) {
+			kesync_stop(req);
+			left = wait_for_completion_killable_timeout(&req->done_cmp,
+								    KESYNC_STOP_GRACE);
+			if (left <= 0) {
+				/* (A wait that succeeds consumes the completion.) */
+				kesync_cancel(req);
+				kesync_wait_cancelled(req);
+			}
+			return true;
+		}
+		try_to_freeze();
+		left = wait_for_completion_killable_timeout(&req->done_cmp,
+							    KESYNC_SIGNAL_POLL);
+		if (left > 0)
+			return false;
+		if (left < 0)
+			break;
+	}
+	kesync_cancel(req);
+	kesync_wait_cancelled(req);
+	return false;
+}
+
+/* Take one of the unit's slots for a request in flight, if one is free. */
+static bool kesync_inflight_try(struct kesync_unit *u)
+{
+	bool ok;
+
+	spin_lock(&u->kdev->io.lock);
+	ok = u->inflight < KESYNC_INFLIGHT_CAP;
+	if (ok)
+		u->inflight++;
+	spin_unlock(&u->kdev->io.lock);
+	return ok;
+}
+
+/*
+ * Wait for a slot (or -EAGAIN with O_NONBLOCK).  A signal ends the wait
+ * with -ERESTARTSYS: nothing was pinned or moved yet.
+ */
+static int kesync_inflight_get(struct kesync_unit *u, bool nonblock)
+{
+	if (kesync_inflight_try(u))
+		return 0;
+	if (nonblock)
+		return -EAGAIN;
+	return wait_event_interruptible(u->inflight_wq, kesync_inflight_try(u));
+}
+
+static void kesync_inflight_put(struct kesync_unit *u)
+{
+	spin_lock(&u->kdev->io.lock);
+	u->inflight--;
+	spin_unlock(&u->kdev->io.lock);
+	wake_up(&u->inflight_wq);
+}
+
+/**
+ * kesync_inflight_full - are all of the unit's slots taken?
+ * @u: the unit
+ *
+ * For poll(): a read or write would block (or fail with -EAGAIN).
+ * Context: any but hardirq.
+ * Return: true when KESYNC_INFLIGHT_CAP requests are in flight.
+ */
+bool kesync_inflight_full(struct kesync_unit *u)
+{
+	bool full;
+
+	spin_lock(&u->kdev->io.lock);
+	full = u->inflight >= KESYNC_INFLIGHT_CAP;
+	spin_unlock(&u->kdev->io.lock);
+	return full;
+}
+
 /**
  * kesync_do_io - the read and write dispatch routines
  * @u: the unit
@@ -1054,11 +1288,13 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
  * @pos: medium offset
  * @write: host to medium
  *
- * Pins and maps the buffer, queues the request and waits for it.  A signal
- * cancels it; then the wait goes on, uninterruptible but bounded (a queued
- * request ends at once, a running transfer as soon as its DpcForIsr has
- * aborted it).  A cancelled request returns the bytes already moved, or
- * -EINTR: never -ERESTARTSYS, since part of it may have happened.
+ * Takes one of the unit's KESYNC_INFLIGHT_CAP slots (waits for one, or
+ * -EAGAIN with O_NONBLOCK), pins and maps the buffer (outside
+ * remove_rwsem), queues the request and waits for it (kesync_wait(): the
+ * signal rules).  A request ended early returns the bytes already moved;
+ * with none, -ERESTARTSYS after a handled signal (the kernel turns it into
+ * -EINTR, or restarts the call under SA_RESTART; only while a signal is
+ * pending, so 512 never reaches user space), else -EINTR.
  *
  * Context: process; sleeps.
  * Return: bytes transferred or a negative errno.
@@ -1068,11 +1304,17 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 {
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_req *req;
+	bool handled;
 	ssize_t ret;
 
+	ret = kesync_inflight_get(u, file->f_flags & O_NONBLOCK);
+	if (ret)
+		return ret;
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
-	if (!req)
-		return -ENOMEM;
+	if (!req) {
+		ret = -ENOMEM;
+		goto put_slot;
+	}
 	INIT_LIST_HEAD(&req->node);
 	INIT_LIST_HEAD(&req->unode);
 	init_completion(&req->done_cmp);
@@ -1084,29 +1326,34 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 	req->len = len;
 
 	/*
-	 * Mapping needs the device bound: remove() waits for this section,
-	 * and after it every mapping is released by remove() itself.
+	 * Pinning may wait on user space for ever (a userfaultfd or FUSE
+	 * page): no lock.  Mapping is refused once remove() has begun, and
+	 * remove() waits for every mapping to go (kesync_adapter_map()).
+	 * Only the queueing, which may start the device, is under
+	 * remove_rwsem, and it waits for nothing.
 	 */
-	down_read(&kdev->remove_rwsem);
-	ret = kesync_io_error(kdev);
-	if (!ret)
-		ret = kesync_adapter_map(kdev, req, uaddr);
-	if (!ret) {
-		ret = kesync_queue_request(u, req);
-		if (ret)
-			kesync_adapter_unmap(kdev, req);
-	}
-	up_read(&kdev->remove_rwsem);
+	ret = kesync_adapter_pin(req, uaddr);
 	if (ret)
 		goto free_req;
-
-	if (wait_for_completion_interruptible(&req->done_cmp)) {
-		kesync_cancel(req);
-		wait_for_completion(&req->done_cmp);
+	ret = kesync_adapter_map(kdev, req);
+	if (!ret) {
+		down_read(&kdev->remove_rwsem);
+		ret = kesync_queue_request(u, req);
+		up_read(&kdev->remove_rwsem);
 	}
+	if (ret) {
+		kesync_adapter_unmap(kdev, req);
+		goto free_req;
+	}
+
+	handled = kesync_wait(req);
 	ret = req->result;
+	if (ret == -EINTR && handled && signal_pending(current))
+		ret = -ERESTARTSYS;
 free_req:
 	kfree(req);
+put_slot:
+	kesync_inflight_put(u);
 	return ret;
 }
 
@@ -1210,6 +1457,7 @@ int kesync_io_init(struct kesync_dev *kdev)
 	INIT_WORK(&kdev->reset_work, kesync_reset_work);
 	init_waitqueue_head(&kdev->reset_wq);
 	init_waitqueue_head(&kdev->thread_wq);
+	init_waitqueue_head(&kdev->maps_wq);
 	init_rwsem(&kdev->remove_rwsem);
 	/*
 	 * The DpcForIsr items: high priority, per-CPU, so the DPC runs soon
@@ -1230,6 +1478,7 @@ void kesync_unit_io_init(struct kesync_unit *u)
 	INIT_LIST_HEAD(&u->queue);
 	INIT_LIST_HEAD(&u->reqs);
 	INIT_LIST_HEAD(&u->ctrl_node);
+	init_waitqueue_head(&u->inflight_wq);
 	mutex_init(&u->xfer_mutex);
 	INIT_WORK(&u->dpc, kesync_dpc_for_isr);
 	timer_setup(&u->io_timer, kesync_io_timer, 0);
@@ -1323,6 +1572,13 @@ void kesync_io_fail_all(struct kesync_dev *kdev)
 		queue_work(kdev->wq, &kdev->units[i]->dpc);
 	for (i = 0; i < kdev->nunits; i++)
 		flush_work(&kdev->units[i]->dpc);
+	/*
+	 * No mapping may outlive the binding.  The last ones may be released
+	 * by a canceller (signal, close) that retired its request just before
+	 * us, or by a dispatcher whose queueing io.err refused: both are on
+	 * their way and wait for nothing.
+	 */
+	wait_event(kdev->maps_wq, kesync_maps_idle(kdev));
 }
 
 /**

@@ -147,6 +147,64 @@ static void kesync_tcount_rearm_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, tick(f->kdev, u), KESYNC_TCOUNT_EXPIRED);
 }
 
+/*
+ * A tick of a counter already at zero (expired, its poll or reset not yet
+ * done) reports nothing new and leaves it at zero: it never expires twice
+ * and never wraps to -1 (idle) or below, whatever it is called with.
+ */
+static void kesync_tcount_tick_at_zero_test(struct kunit *test)
+{
+	struct kesync_fixture *f = test->priv;
+	struct kesync_unit *u = f->u[0];
+	int i;
+
+	kesync_tcount_arm(&u->isr, 0);
+	KUNIT_EXPECT_EQ(test, tick(f->kdev, u), KESYNC_TCOUNT_EXPIRED);
+	for (i = 0; i < 5; i++) {
+		KUNIT_EXPECT_NE_MSG(test, tick(f->kdev, u), KESYNC_TCOUNT_EXPIRED,
+				    "tick %d after expiry expired again", i);
+		KUNIT_EXPECT_EQ(test, u->isr.timer_count, 0);
+	}
+	/* Out-of-range values written by a bug: idle, never counted down. */
+	u->isr.timer_count = -5;
+	KUNIT_EXPECT_EQ(test, tick(f->kdev, u), KESYNC_TCOUNT_IDLE);
+	KUNIT_EXPECT_EQ(test, u->isr.timer_count, -5);
+	/* The largest timeout still arms a positive count. */
+	kesync_tcount_arm(&u->isr, KESYNC_TIMEOUT_MAX);
+	KUNIT_EXPECT_EQ(test, u->isr.timer_count, KESYNC_TIMEOUT_MAX + 1);
+	kesync_tcount_arm(&u->isr, U32_MAX);
+	KUNIT_EXPECT_GT(test, u->isr.timer_count, 0);
+}
+
+/* ---- Completion status --------------------------------------------------- */
+
+/* The refusals as docs/hardware.md 8.4 words them, and what is not one. */
+static void kesync_status_refusal_test(struct kunit *test)
+{
+	static const struct {
+		u32 state, err;
+		enum kesync_refusal want;
+	} cases[] = {
+		/* ERR_CTRL_BUSY: the unit is idle, STATUS = ERROR | CTRL_BUSY */
+		{ KESYNC_STATE_ERROR, KESYNC_ERR_CTRL_BUSY, KESYNC_REFUSAL_CTRL_BUSY },
+		/* ERR_UNIT_BUSY: its transfer still runs, BUSY | UNIT_BUSY */
+		{ KESYNC_STATE_BUSY, KESYNC_ERR_UNIT_BUSY, KESYNC_REFUSAL_UNIT_BUSY },
+		{ KESYNC_STATE_DONE, KESYNC_ERR_NONE, KESYNC_REFUSAL_NONE },
+		{ KESYNC_STATE_BUSY, KESYNC_ERR_NONE, KESYNC_REFUSAL_NONE },
+		{ KESYNC_STATE_ERROR, KESYNC_ERR_DMA, KESYNC_REFUSAL_NONE },
+		{ KESYNC_STATE_ERROR, KESYNC_ERR_INJECTED, KESYNC_REFUSAL_NONE },
+		{ KESYNC_STATE_ABORTED, KESYNC_ERR_NONE, KESYNC_REFUSAL_NONE },
+	};
+	unsigned int i;
+	u32 st;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		st = cases[i].state | cases[i].err << KESYNC_USTAT_ERR_SHIFT;
+		KUNIT_EXPECT_EQ_MSG(test, kesync_status_refusal(st), cases[i].want,
+				    "status 0x%x", st);
+	}
+}
+
 /* ---- Controller object --------------------------------------------------- */
 
 /* Make @r the current STARTING request of @u, as StartIo's caller does. */
@@ -526,6 +584,8 @@ static struct kunit_case kesync_test_cases[] = {
 	KUNIT_CASE(kesync_tcount_expiry_test),
 	KUNIT_CASE(kesync_tcount_isr_stops_test),
 	KUNIT_CASE(kesync_tcount_rearm_test),
+	KUNIT_CASE(kesync_tcount_tick_at_zero_test),
+	KUNIT_CASE(kesync_status_refusal_test),
 	KUNIT_CASE(kesync_ctrl_free_grant_test),
 	KUNIT_CASE(kesync_ctrl_fifo_test),
 	KUNIT_CASE(kesync_owner_check_test),

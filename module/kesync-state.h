@@ -18,6 +18,7 @@
 #include <linux/compiler.h>
 #include <linux/list.h>
 #include <linux/lockdep.h>
+#include <linux/minmax.h>
 
 #include "kesync-dev.h"
 
@@ -37,7 +38,8 @@ enum kesync_tcount {
  */
 static inline void kesync_tcount_arm(struct kesync_unit_isr *ui, u32 timeout)
 {
-	WRITE_ONCE(ui->timer_count, timeout + 1);
+	/* The ioctl and sysfs keep it in range; never arm an idle counter. */
+	WRITE_ONCE(ui->timer_count, min_t(u32, timeout, KESYNC_TIMEOUT_MAX) + 1);
 }
 
 /*
@@ -51,18 +53,50 @@ static inline void kesync_tcount_stop(struct kesync_unit_isr *ui)
 
 /*
  * SynchCritSection_1's counting: an idle counter (-1) is left alone;
- * otherwise it is decremented, and zero means the caller must look for a
- * completion (lost interrupt) or reset the controller (timeout).  The
- * counter is left at zero: the caller's poll or reset sets it to -1.
+ * otherwise it is decremented, and reaching zero means the caller must look
+ * for a completion (lost interrupt) or reset the controller (timeout).  The
+ * counter is left at zero: the caller's poll or reset sets it to -1.  A
+ * counter already at zero (expired, its poll or reset still pending) or
+ * below -1 (never written so by the driver) is reported idle and left as it
+ * is: an expiry is reported once, and the count never wraps to -1 or below.
  * Context: under kesync_dev.isr.lock.
  */
 static inline enum kesync_tcount kesync_tcount_tick(struct kesync_unit_isr *ui)
 {
-	if (ui->timer_count < 0)
+	int n = ui->timer_count;
+
+	if (n <= 0)
 		return KESYNC_TCOUNT_IDLE;
-	WRITE_ONCE(ui->timer_count, ui->timer_count - 1);
-	return ui->timer_count > 0 ? KESYNC_TCOUNT_RUNNING :
-				     KESYNC_TCOUNT_EXPIRED;
+	WRITE_ONCE(ui->timer_count, n - 1);
+	return n > 1 ? KESYNC_TCOUNT_RUNNING : KESYNC_TCOUNT_EXPIRED;
+}
+
+/* ---- Completion status --------------------------------------------------- */
+
+/* A refused START, as the unit's STATUS reports it (docs/hardware.md 8.4). */
+enum kesync_refusal {
+	KESYNC_REFUSAL_NONE,		/* not a refusal */
+	KESYNC_REFUSAL_CTRL_BUSY,	/* another unit held the controller */
+	KESYNC_REFUSAL_UNIT_BUSY,	/* the unit's own transfer still runs */
+};
+
+/*
+ * Classify a completion's unit status.  The state field says what the unit
+ * really does (docs/hardware.md 8.4): a CTRL_BUSY refusal leaves the unit
+ * idle, ERROR | CTRL_BUSY << 8; a UNIT_BUSY refusal leaves the unit's own
+ * transfer running, BUSY | UNIT_BUSY << 8, not ERROR.
+ * Context: any.
+ */
+static inline enum kesync_refusal kesync_status_refusal(u32 status)
+{
+	u32 state = status & KESYNC_USTAT_STATE_MASK;
+	u32 err = (status & KESYNC_USTAT_ERR_MASK) >> KESYNC_USTAT_ERR_SHIFT;
+
+	if (state == KESYNC_STATE_ERROR && err == KESYNC_ERR_CTRL_BUSY)
+		return KESYNC_REFUSAL_CTRL_BUSY;
+	if (state == KESYNC_STATE_BUSY && err == KESYNC_ERR_UNIT_BUSY)
+		return KESYNC_REFUSAL_UNIT_BUSY;
+	return KESYNC_REFUSAL_NONE;
 }
 
 /* ---- Requests ------------------------------------------------------------ */

@@ -71,7 +71,7 @@ FIXTURE_TEARDOWN(bad)
 static const unsigned int valid_cmds[] = {
 	KESYNC_IOC_INFO, KESYNC_IOC_GET_TIMEOUT, KESYNC_IOC_SET_TIMEOUT,
 	KESYNC_IOC_STATS, KESYNC_IOC_HW_STATS, KESYNC_IOC_RESET,
-	KESYNC_IOC_FAULT,
+	KESYNC_IOC_FAULT, KESYNC_IOC_CANCEL,
 };
 
 static int is_valid_cmd(unsigned int cmd)
@@ -99,8 +99,14 @@ TEST_F(bad, unknown_ioctls_enotty)
 	static const unsigned int dirs[] = {
 		_IOC_NONE, _IOC_READ, _IOC_WRITE, _IOC_READ | _IOC_WRITE,
 	};
-	/* (not 0: the VFS answers FIBMAP and FIGETBSZ itself) */
-	static const unsigned int magics[] = { KESYNC_IOC_MAGIC, 0xb6, 0xb8, 0x01 };
+	/*
+	 * (not 0: the VFS answers FIBMAP and FIGETBSZ itself; 0xb7, nsfs' and
+	 * remoteproc's, was kesync's own up to 0.3)
+	 */
+	static const unsigned int magics[] = {
+		KESYNC_IOC_MAGIC, KESYNC_IOC_MAGIC - 1, KESYNC_IOC_MAGIC + 1,
+		0xb7, 0x01,
+	};
 	uint8_t *buf = self->rw;
 	unsigned int m, nr, d, s, calls = 0;
 
@@ -436,7 +442,9 @@ static int drop_admin(int how)
 }
 
 /*
- * In the child: reset and fault injection are refused with -EPERM; the
+ * In the child: reset, fault injection and setting the timeout (which
+ * decides when the whole controller is reset; sysfs' timeout file is
+ * root-only too) are refused with -EPERM and change nothing; the
  * unprivileged ioctls and I/O work.  Exit code: 0 or the failing step.
  */
 static int unprivileged(int fd, int how)
@@ -445,6 +453,7 @@ static int unprivileged(int fd, int how)
 	struct kesync_stats st;
 	struct kesync_hw_stats hw;
 	struct kesync_fault f;
+	__u32 t;
 
 	if (drop_admin(how))
 		return 10;
@@ -469,6 +478,12 @@ static int unprivileged(int fd, int how)
 	if (kt_info(fd, &info) || kt_stats(fd, &st) || kt_hw(fd, &hw) ||
 	    kt_get_timeout(fd) <= 0)
 		return 15;
+	t = kt_get_timeout(fd) == 1 ? 2 : 1;
+	errno = 0;
+	if (ioctl(fd, KESYNC_IOC_SET_TIMEOUT, &t) != -1 || errno != EPERM)
+		return 17;
+	if (kt_get_timeout(fd) == (int)t)
+		return 18;
 	if (kt_pread_check(fd, 8192, 0, kt_seed ^ 0xbad))
 		return 16;
 	return 0;
@@ -488,7 +503,8 @@ static void run_unprivileged(struct __test_metadata *_metadata, int fd, int how)
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st))
 		TH_LOG("step %d failed (10: could not drop the capability, 11: reset, %s)",
-		       WEXITSTATUS(st), "12-14: fault, 15: ioctls, 16: read");
+		       WEXITSTATUS(st),
+		       "12-14: fault, 15: ioctls, 16: read, 17-18: set timeout");
 }
 
 TEST_F(bad, unprivileged_setuid_eperm)

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kesync_cancel: the cancel-safe queue.  A request is cancelled by a signal
- * (SIGINT, SIGKILL, a handler with and without SA_RESTART) or by a close()
- * of its file from another thread, while it is queued behind another
+ * (SIGINT, SIGKILL, a handler with and without SA_RESTART), by the last
+ * close() of its file from another thread (a close of a duplicate cancels
+ * nothing) or by KESYNC_IOC_CANCEL, while it is queued behind another
  * request (the first made to hang by fault injection), while it waits for
  * the controller, and while it is in flight (HANG: the driver aborts the
  * transfer on the device).  The caller sees -EINTR or the partial count,
  * never ERESTARTSYS (512); the unit works straight after; nothing completes
  * twice: every request is counted once, and after the timeout of every
  * cancelled transfer has passed no late timeout or completion shows up.
+ * Also the cap on a unit's requests in flight (EAGAIN on an O_NONBLOCK file,
+ * poll() not ready) while they are queued behind a hung one.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -524,6 +527,71 @@ TEST_F(cx, close_from_thread_queued)
 }
 
 /*
+ * close() of a duplicate while another descriptor of the same open file
+ * stays open cancels nothing: the reader on that descriptor still owns its
+ * request (NT's cleanup runs when the last handle goes).
+ */
+TEST_F(cx, close_dup_cancels_nothing)
+{
+	struct kesync_stats s0, s1;
+	struct reader r;
+	pthread_t th;
+	int fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s0));
+	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_LATE, 1, 800000));
+	ASSERT_EQ(0, start_reader(&th, &r, fd));
+	EXPECT_EQ(0, close(dup(fd)));
+	EXPECT_EQ(0, close(dup2(fd, 100)));
+	ASSERT_EQ(0, join_within(th, 5));
+	EXPECT_EQ(LEN, r.ret) TH_LOG("close(dup(fd)) ended the read: %s",
+				     strerror(r.err));
+	EXPECT_EQ(-1, kt_check(r.buf.p, LEN, SEED(0), 4096));
+	kt_buf_free(&r.buf);
+	close(fd);
+	L->req[0] += 1;
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s1));
+	EXPECT_EQ(0, KT_D(s1, s0, cancels));
+	EXPECT_EQ(1, KT_D(s1, s0, requests));
+}
+
+/*
+ * KESYNC_IOC_CANCEL (NT's CancelIoEx) from another thread cancels the
+ * requests the process has in flight on the file, as a close would:
+ * -EINTR or the partial count, promptly; the file stays usable.
+ */
+TEST_F(cx, cancel_ioctl_from_thread)
+{
+	struct kesync_stats s0, s1;
+	struct reader r;
+	pthread_t th;
+	double tcancel;
+	int fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s0));
+	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_HANG, 1, 0));
+	L->last = kt_now();
+	ASSERT_EQ(0, start_reader(&th, &r, fd));
+	tcancel = kt_now();
+	EXPECT_EQ(0, ioctl(fd, KESYNC_IOC_CANCEL)) TH_LOG("%s", strerror(errno));
+	closed_reader(_metadata, th, &r, tcancel);
+	L->req[0] += 1;
+	L->cancels[0] += 1;
+	L->interrupted[0] += 1;
+	EXPECT_EQ(0, lcheck(fd, 0, LEN, 4096, SEED(0)))
+		TH_LOG("the file after the cancel: %s", strerror(errno));
+	EXPECT_EQ(0, ioctl(fd, KESYNC_IOC_CANCEL)) TH_LOG("nothing to cancel");
+	close(fd);
+	unit_works_now(_metadata, self, 0);
+	ASSERT_EQ(0, kt_stats(self->fd[0], &s1));
+	EXPECT_EQ(1, KT_D(s1, s0, cancels));
+	EXPECT_EQ(3, KT_D(s1, s0, requests));
+	EXPECT_EQ(0, KT_D(s1, s0, timeouts));
+}
+
+/*
  * close() of the same open file in another process (here: a child that
  * inherited it exits) cancels nothing of ours: only the closing process's
  * requests belong to that close.
@@ -615,6 +683,77 @@ TEST_F_TIMEOUT(cx, signal_mid_request_partial_count, 40)
 	EXPECT_EQ(1, KT_D(s1, s0, cancels));
 	EXPECT_EQ(0, KT_D(s1, s0, timeouts));
 	EXPECT_EQ(0, KT_D(s1, s0, errors));
+}
+
+/*
+ * At most KESYNC_MAX_INFLIGHT requests of a unit are in flight (pinned and
+ * mapped): with one hung and the rest queued behind it, a read on an
+ * O_NONBLOCK file fails with EAGAIN at once and poll() says the unit is
+ * not ready; once the hung one is gone, every queued one completes and the
+ * unit is ready again.
+ */
+TEST_F_TIMEOUT(cx, inflight_cap_eagain, 120)
+{
+	struct kt_op q[KESYNC_MAX_INFLIGHT - 1];
+	struct pollfd pfd;
+	struct reader r;
+	pthread_t th;
+	int i, nb, joined = 0, blocked = 1;
+
+	/* The queued ones start slowly on the debug kernel: no timeout meanwhile. */
+	ASSERT_EQ(0, kt_set_timeout(self->fd[0], 60));
+	start_hung(_metadata, self, &self->a, 0, KT_SIG_DFL);
+	for (i = 0; i < KESYNC_MAX_INFLIGHT - 1; i++) {
+		op_init(&q[i], 0, KT_SIG_DFL);
+		ASSERT_EQ(0, kt_op_start(&q[i]));
+	}
+	for (i = 0; i < KESYNC_MAX_INFLIGHT - 1 && blocked; i++)
+		blocked = kt_op_blocked(&q[i], 30) == 0;
+	EXPECT_TRUE(blocked) TH_LOG("queued request %d never blocked", i - 1);
+	nb = open("/dev/kesync0", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	EXPECT_LE(0, nb);
+	memset(&r, 0, sizeof(r));
+	r.fd = nb;
+	r.len = LEN;
+	r.off = 4096;
+	EXPECT_EQ(0, kt_buf_alloc(&r.buf, LEN, 0));
+	pfd.fd = nb;
+	pfd.events = POLLIN | POLLOUT;
+	if (blocked && nb >= 0 && r.buf.p) {
+		EXPECT_EQ(0, pthread_create(&th, NULL, reader_thread, &r));
+		joined = join_within(th, 2) == 0;
+		EXPECT_TRUE(joined)
+			TH_LOG("an O_NONBLOCK read waited behind %d requests",
+			       KESYNC_MAX_INFLIGHT);
+		/* checkpatch-ok: BRACES: EXPECT_*() is two statements */
+		if (joined) {
+			EXPECT_EQ(-1, r.ret);
+			EXPECT_EQ(EAGAIN, r.err) TH_LOG("%s", strerror(r.err));
+		}
+		EXPECT_EQ(0, poll(&pfd, 1, 0)) TH_LOG("poll: ready with every slot taken");
+	}
+
+	/* Whatever happened: the hung one goes, every queued one completes. */
+	kill(self->a.pid, SIGKILL);
+	ASSERT_EQ(0, kt_op_reap(&self->a, PROMPT));
+	for (i = 0; i < KESYNC_MAX_INFLIGHT - 1; i++) {
+		EXPECT_EQ(1, kt_op_wait(&q[i], 30));
+		EXPECT_EQ(LEN, q[i].res.ret) TH_LOG("%s", strerror(q[i].res.err));
+		if (kt_op_reap(&q[i], 10))
+			kt_op_cleanup(&q[i]);
+	}
+	if (blocked && nb >= 0 && r.buf.p && !joined)
+		ASSERT_EQ(0, join_within(th, 10));
+	L->req[0] += KESYNC_MAX_INFLIGHT + (r.ret == LEN);
+	L->cancels[0] += 1;
+	L->interrupted[0] += 1;
+	ASSERT_EQ(0, kt_set_timeout(self->fd[0], T));
+	ASSERT_LE(0, nb);
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	EXPECT_EQ(0, lcheck(nb, 0, LEN, 4096, SEED(0)))
+		TH_LOG("O_NONBLOCK read with slots free: %s", strerror(errno));
+	kt_buf_free(&r.buf);
+	close(nb);
 }
 
 /* A process killed with several requests queued and one in flight. */

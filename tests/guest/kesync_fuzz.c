@@ -192,7 +192,7 @@ static int one_call(struct fz *z, char *what, size_t wlen)
 		static const unsigned int cmds[] = {
 			KESYNC_IOC_INFO, KESYNC_IOC_GET_TIMEOUT,
 			KESYNC_IOC_SET_TIMEOUT, KESYNC_IOC_STATS,
-			KESYNC_IOC_HW_STATS, KESYNC_IOC_FAULT, KESYNC_IOC_RESET,
+			KESYNC_IOC_HW_STATS, KESYNC_IOC_FAULT, KESYNC_IOC_RESET, KESYNC_IOC_CANCEL,
 		};
 		unsigned int cmd = cmds[pick(z, ARRAY_SIZE(cmds))];
 		void *arg = any_ptr(z, _IOC_SIZE(cmd));
@@ -225,7 +225,7 @@ static int one_call(struct fz *z, char *what, size_t wlen)
 				KESYNC_IOC_INFO, KESYNC_IOC_GET_TIMEOUT,
 				KESYNC_IOC_SET_TIMEOUT, KESYNC_IOC_STATS,
 				KESYNC_IOC_HW_STATS, KESYNC_IOC_FAULT,
-				KESYNC_IOC_RESET,
+				KESYNC_IOC_RESET, KESYNC_IOC_CANCEL,
 			};
 
 			for (i = 0; i < ARRAY_SIZE(known); i++)

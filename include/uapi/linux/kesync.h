@@ -15,7 +15,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define KESYNC_IOC_MAGIC	0xb7
+/*
+ * Not listed in the kernel's Documentation/userspace-api/ioctl/ioctl-number.rst
+ * (tests/host/uapi-ioctl-magic.sh checks it).  Up to kesync 0.3 it was 0xb7,
+ * which nsfs and remoteproc use.
+ */
+#define KESYNC_IOC_MAGIC	0xb9
 
 /* enum values of kesync_info.irq_mode */
 #define KESYNC_IRQ_MSIX		0
@@ -25,6 +30,14 @@
 /* enum values of kesync_info.pump */
 #define KESYNC_PUMP_STARTIO	0
 #define KESYNC_PUMP_THREAD	1
+
+/*
+ * Reads and writes of one unit in flight at once (each pins and maps up to
+ * 8 MiB of the caller's memory); more wait for a slot, or fail with EAGAIN
+ * on an O_NONBLOCK file, and poll(2) reports a unit with no free slot as
+ * neither readable nor writable.
+ */
+#define KESYNC_MAX_INFLIGHT	16
 
 #define KESYNC_TIMEOUT_MIN	1	/* seconds */
 #define KESYNC_TIMEOUT_MAX	3600
@@ -66,7 +79,7 @@ struct kesync_info {
  * @timeouts: transfers the IoTimer declared timed out
  * @lost_irqs: completions found by the IoTimer without an interrupt
  * @resets: controller resets this unit asked for
- * @cancels: requests cancelled by a signal or a close
+ * @cancels: requests cancelled by a signal, a close or KESYNC_IOC_CANCEL
  * @ctrl_waits: times the unit had to wait for the controller
  * @spurious: interrupts with nothing finished
  * @errors: requests that ended with an error other than a timeout or cancel
@@ -142,10 +155,17 @@ struct kesync_fault {
 
 #define KESYNC_IOC_INFO		_IOR(KESYNC_IOC_MAGIC, 0, struct kesync_info)
 #define KESYNC_IOC_GET_TIMEOUT	_IOR(KESYNC_IOC_MAGIC, 1, __u32)
-#define KESYNC_IOC_SET_TIMEOUT	_IOW(KESYNC_IOC_MAGIC, 2, __u32)
 #define KESYNC_IOC_STATS	_IOR(KESYNC_IOC_MAGIC, 3, struct kesync_stats)
 #define KESYNC_IOC_HW_STATS	_IOR(KESYNC_IOC_MAGIC, 4, struct kesync_hw_stats)
-/* CAP_SYS_ADMIN: */
+/*
+ * Cancel the reads and writes the calling process has in flight on this
+ * open file, from any of its threads (NT: CancelIoEx): each returns -EINTR
+ * or its partial count.  A close() cancels them only when it drops the
+ * process's last descriptor of the file.
+ */
+#define KESYNC_IOC_CANCEL	_IO(KESYNC_IOC_MAGIC, 7)
+/* CAP_SYS_ADMIN (a timeout resets the whole controller, as a reset does): */
+#define KESYNC_IOC_SET_TIMEOUT	_IOW(KESYNC_IOC_MAGIC, 2, __u32)
 #define KESYNC_IOC_RESET	_IO(KESYNC_IOC_MAGIC, 5)
 #define KESYNC_IOC_FAULT	_IOW(KESYNC_IOC_MAGIC, 6, struct kesync_fault)
 
