@@ -384,6 +384,9 @@ struct kesync_unit {
  * @isr.resetting: a controller reset is programmed and not yet finished
  *	(cleared by kesync_scs_reset_finish())
  * @isr.resets: resets programmed
+ * @isr.offline: the function is being reset, suspended or recovered
+ *	(kesync_dev.pm): transfers are not programmed, resets not started;
+ *	read locklessly (READ_ONCE) by the reset worker
  * @isr.sw_irqs: KESYNC_INTR_SW interrupts seen
  */
 struct kesync_dev {
@@ -435,6 +438,7 @@ struct kesync_dev {
 		/* the interrupt spin lock: isr, units' isr, irqoff, doorbells */
 		spinlock_t lock;
 		bool resetting;
+		bool offline;
 		u64 resets;
 		u64 sw_irqs;
 	} ____cacheline_aligned isr;
@@ -473,6 +477,7 @@ int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f);
 int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs);
 void kesync_io_timer(struct timer_list *t);
 bool kesync_hw_gone(struct kesync_dev *kdev);
+void kesync_mark_dead(struct kesync_dev *kdev, int err);
 
 /* kesync-cdev.c */
 int kesync_cdev_init(void);
