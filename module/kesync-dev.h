@@ -136,6 +136,8 @@ enum kesync_scs_id {
 	KESYNC_SCS_ABORT,
 	KESYNC_SCS_COLLECT,
 	KESYNC_SCS_SNAPSHOT,
+	KESYNC_SCS_OFFLINE,
+	KESYNC_SCS_ONLINE,
 	KESYNC_SCS_NR
 };
 
@@ -366,6 +368,10 @@ struct kesync_unit {
  * @thread: the pump thread (thread pump; NT: the driver-created thread)
  * @thread_wq: the thread sleeps here (NT: the dispatcher object)
  * @debugfs: debugfs directory
+ * @pm: function reset, system sleep and PCI error recovery (kesync-pci.c)
+ * @pm.lock: serialises the quiesce and the restart of the controller
+ * @pm.quiesced: the controller is quiesced for one of them; @pm.lock
+ * @pm.quiesces: times it was quiesced, for the kernel log; @pm.lock
  * @io: request and controller-object state, under @io.lock
  * @io.lock: the executive spin lock of the I/O state
  * @io.tq: the interlocked queue of the thread pump
@@ -419,6 +425,13 @@ struct kesync_dev {
 	struct task_struct *thread;
 	wait_queue_head_t thread_wq;
 	struct dentry *debugfs;
+
+	/* Reset, power and PCI error recovery (kesync-pci.c): */
+	struct {
+		struct mutex lock;	/* guards quiesced and quiesces */
+		bool quiesced;
+		unsigned int quiesces;
+	} pm;
 
 	struct {
 		/* guards the members of io, see above */
