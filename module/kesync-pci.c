@@ -480,11 +480,20 @@ unlock:
 static int kesync_reinit(struct kesync_dev *kdev)
 {
 	int ret = 0;
+	u32 magic;
 
 	mutex_lock(&kdev->pm.lock);
 	if (!kdev->pm.quiesced || kesync_io_stopped(kdev))
 		goto unlock;
-	ret = kesync_hw_init(kdev, false);
+	/* Not restored (no saved state), the BAR would read zeros. */
+	magic = kesync_rd(kdev, KESYNC_REG_MAGIC);
+	if (magic != KESYNC_MAGIC) {
+		dev_err(&kdev->pdev->dev, "MAGIC reads 0x%08x after the reset\n",
+			magic);
+		ret = magic == ~0u ? -ENODEV : -EIO;
+	} else {
+		ret = kesync_hw_init(kdev, false);
+	}
 	if (ret) {
 		dev_err(&kdev->pdev->dev,
 			"not working after a reset of the function (%d)\n",
@@ -575,9 +584,15 @@ static pci_ers_result_t kesync_mmio_enabled(struct pci_dev *pdev)
 	       PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
 }
 
+/*
+ * The link reset (a secondary bus reset) reset the function's
+ * configuration too, and the PCI core does not restore it: restore what
+ * probe saved, and save it again for the next time.
+ */
 static pci_ers_result_t kesync_slot_reset(struct pci_dev *pdev)
 {
 	pci_restore_state(pdev);
+	pci_save_state(pdev);
 	return kesync_reinit(pci_get_drvdata(pdev)) ?
 	       PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
 }
@@ -768,6 +783,7 @@ static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	kesync_debugfs_add(kdev);
 	kesync_aer_enable(pdev);
+	pci_save_state(pdev);	/* for slot_reset */
 
 	dev_info(dev, "kesync %u.%u: %u unit(s) of %llu bytes, %u segments x %u bytes per transfer, %s, %s pump, /dev/%s..\n",
 		 kdev->version >> 16, kdev->version & 0xffff, kdev->nunits,
