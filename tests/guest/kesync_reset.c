@@ -7,10 +7,6 @@
  * verifies every unit (when the boot has fio: tests/matrix --extras).
  *
  *   sysfs_reset	echo 1 > /sys/bus/pci/devices/$BDF/reset (FLR)
- *   s2idle		echo freeze > /sys/power/state, with pm_test=platform:
- *			the devices go through suspend, suspend_noirq (D3hot)
- *			and back; nothing wakes an idle QEMU guest from a real
- *			s2idle here (the RTC alarm does not)
  *   aer_*		QEMU's pcie_aer_inject_error through the runner's host
  *			hook (tests/matrix --host-hook): a correctable error is
  *			only logged in the function's AER registers (QEMU 7.2
@@ -20,10 +16,13 @@
  *   s3			echo mem > /sys/power/state (deep), woken by the RTC
  *			alarm; QEMU resets every device on the wake-up.  Needs
  *			S3 in QEMU and a firmware that resumes (SeaBIOS):
- *			tests/matrix passes both.  Last: after SeaBIOS's S3
- *			resume on q35 the guest reads extended configuration
- *			space as zeros (MMCONFIG is not set up again), so the
- *			AER registers, and AER, are gone until a reboot
+ *			tests/matrix passes both.  SeaBIOS does not set the
+ *			chipset up again on its resume path: the test does
+ *			(rs_chipset[])
+ *   s2idle		echo freeze > /sys/power/state, with pm_test=platform:
+ *			the devices go through suspend, suspend_noirq (D3hot)
+ *			and back; nothing wakes an idle QEMU guest from a real
+ *			s2idle here (the RTC alarm does not)
  *
  * Each test unbinds and binds the driver first, so it shows its own
  * failure and not one an earlier test left behind.
@@ -300,9 +299,61 @@ static int rs_sleep(const char *mem_sleep, const char *state, unsigned int secs)
 	return kt_write_file("/sys/power/state", state);
 }
 
+/*
+ * The q35 chipset registers QEMU resets on an S3 wake-up and SeaBIOS
+ * (1.16) does not program again on its resume path: the LPC bridge's
+ * PMBASE and ACPI_CNTL (the ACPI PM registers, so the guest's power-off
+ * never reaches QEMU) and the host bridge's PCIEXBAR (MMCONFIG, so
+ * extended configuration space reads zeros).  Saved before S3, written
+ * back after it, as the firmware should have.
+ */
+static const struct {
+	const char *dev;
+	unsigned int off, len;
+} rs_chipset[] = {
+	{ "0000:00:1f.0", 0x40, 8 },	/* PMBASE, ACPI_CNTL */
+	{ "0000:00:00.0", 0x60, 8 },	/* PCIEXBAR */
+};
+
+static int rs_chipset_io(unsigned int i, uint8_t *buf, int write)
+{
+	char path[96];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config",
+		 rs_chipset[i].dev);
+	fd = open(path, write ? O_WRONLY : O_RDONLY);
+	if (fd < 0)
+		return -1;
+	if (write)
+		n = pwrite(fd, buf, rs_chipset[i].len, rs_chipset[i].off);
+	else
+		n = pread(fd, buf, rs_chipset[i].len, rs_chipset[i].off);
+	close(fd);
+	return n == rs_chipset[i].len ? 0 : -1;
+}
+
 static int rs_s3(struct __test_metadata *_metadata)
 {
-	return rs_sleep("deep", "mem", 3);
+	uint8_t saved[ARRAY_SIZE(rs_chipset)][8], now[8];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(rs_chipset); i++)
+		if (rs_chipset_io(i, saved[i], 0))
+			return -1;
+	ret = rs_sleep("deep", "mem", 3);
+	for (i = 0; i < ARRAY_SIZE(rs_chipset); i++) {
+		if (rs_chipset_io(i, now, 0) ||
+		    !memcmp(now, saved[i], rs_chipset[i].len))
+			continue;
+		TH_LOG("%s 0x%x: the firmware left it reset; restored",
+		       rs_chipset[i].dev, rs_chipset[i].off);
+		if (rs_chipset_io(i, saved[i], 1))
+			return -1;
+	}
+	return ret;
 }
 
 static int rs_s2idle(struct __test_metadata *_metadata)
@@ -456,13 +507,6 @@ TEST_F_TIMEOUT(reset, sysfs_reset, 300)
 	rs_during_io(_metadata, rs_sysfs_reset, "a sysfs reset");
 }
 
-TEST_F_TIMEOUT(reset, s2idle, 300)
-{
-	if (access("/sys/power/pm_test", F_OK))
-		SKIP(return, "no /sys/power/pm_test (CONFIG_PM_DEBUG)");
-	rs_during_io(_metadata, rs_s2idle, "s2idle (freeze)");
-}
-
 TEST_F_TIMEOUT(reset, aer_correctable, 300)
 {
 	if (!kt_env_uint("KESYNC_HOST_HOOK", 0))
@@ -516,6 +560,13 @@ TEST_F_TIMEOUT(reset, s3, 300)
 	if (!rs_s3_possible())
 		SKIP(return, "no S3, or no firmware that resumes (see tests/matrix)");
 	rs_during_io(_metadata, rs_s3, "S3 (suspend to RAM)");
+}
+
+TEST_F_TIMEOUT(reset, s2idle, 300)
+{
+	if (access("/sys/power/pm_test", F_OK))
+		SKIP(return, "no /sys/power/pm_test (CONFIG_PM_DEBUG)");
+	rs_during_io(_metadata, rs_s2idle, "s2idle (freeze)");
 }
 
 KT_FINAL_HEALTH_TEST(0)
