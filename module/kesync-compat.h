@@ -55,4 +55,27 @@
 #define WQ_PERCPU 0
 #endif
 
+/*
+ * 6.4 made the PCI core enable error reporting on every device whose AER
+ * the OS controls, and 6.5 removed pci_enable_pcie_error_reporting().
+ * Before, a driver with error handlers enables it itself, or the device's
+ * errors never reach the root port.
+ */
+#ifdef KESYNC_HAVE_PCI_ENABLE_PCIE_ERROR_REPORTING
+#include <linux/aer.h>
+
+static inline void kesync_aer_enable(struct pci_dev *pdev)
+{
+	pci_enable_pcie_error_reporting(pdev);	/* -EIO: not the OS's AER */
+}
+
+static inline void kesync_aer_disable(struct pci_dev *pdev)
+{
+	pci_disable_pcie_error_reporting(pdev);
+}
+#else
+static inline void kesync_aer_enable(struct pci_dev *pdev) {}
+static inline void kesync_aer_disable(struct pci_dev *pdev) {}
+#endif
+
 #endif /* _KESYNC_COMPAT_H */

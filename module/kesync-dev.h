@@ -142,6 +142,8 @@ enum kesync_scs_id {
 	KESYNC_SCS_ABORT,
 	KESYNC_SCS_COLLECT,
 	KESYNC_SCS_SNAPSHOT,
+	KESYNC_SCS_OFFLINE,
+	KESYNC_SCS_ONLINE,
 	KESYNC_SCS_NR
 };
 
@@ -383,6 +385,10 @@ struct kesync_unit {
  * @thread: the pump thread (thread pump; NT: the driver-created thread)
  * @thread_wq: the thread sleeps here (NT: the dispatcher object)
  * @debugfs: debugfs directory
+ * @pm: function reset, system sleep and PCI error recovery (kesync-pci.c)
+ * @pm.lock: serialises the quiesce and the restart of the controller
+ * @pm.quiesced: the controller is quiesced for one of them; @pm.lock
+ * @pm.quiesces: times it was quiesced, for the kernel log; @pm.lock
  * @io: request and controller-object state, under @io.lock
  * @io.lock: the executive spin lock of the I/O state
  * @io.tq: the interlocked queue of the thread pump
@@ -403,6 +409,9 @@ struct kesync_unit {
  * @isr.resetting: a controller reset is programmed and not yet finished
  *	(cleared by kesync_scs_reset_finish())
  * @isr.resets: resets programmed
+ * @isr.offline: the function is being reset, suspended or recovered
+ *	(kesync_dev.pm): transfers are not programmed, resets not started;
+ *	read locklessly (READ_ONCE) by the reset worker
  * @isr.sw_irqs: KESYNC_INTR_SW interrupts seen
  */
 struct kesync_dev {
@@ -437,6 +446,13 @@ struct kesync_dev {
 	wait_queue_head_t thread_wq;
 	struct dentry *debugfs;
 
+	/* Reset, power and PCI error recovery (kesync-pci.c): */
+	struct {
+		struct mutex lock;	/* guards quiesced and quiesces */
+		bool quiesced;
+		unsigned int quiesces;
+	} pm;
+
 	struct {
 		/* guards the members of io, see above */
 		spinlock_t lock;
@@ -456,6 +472,7 @@ struct kesync_dev {
 		/* the interrupt spin lock: isr, units' isr, irqoff, doorbells */
 		spinlock_t lock;
 		bool resetting;
+		bool offline;
 		u64 resets;
 		u64 sw_irqs;
 	} ____cacheline_aligned isr;
@@ -495,6 +512,7 @@ int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f);
 int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs);
 void kesync_io_timer(struct timer_list *t);
 bool kesync_hw_gone(struct kesync_dev *kdev);
+void kesync_mark_dead(struct kesync_dev *kdev, int err);
 
 /* kesync-cdev.c */
 int kesync_cdev_init(void);

@@ -16,6 +16,8 @@
  *   kesync_scs_abort		abort a unit's transfer (cancellation)
  *   kesync_scs_collect		DpcForIsr: take what the ISR left for it
  *   kesync_scs_snapshot	debugfs: copy the shared state
+ *   kesync_scs_offline		a function reset, sleep or error recovery begins
+ *   kesync_scs_online		... and is over: the hardware is set up again
  *
  * Nothing else reads or writes the "isr" sub-structs, except IoTimer's
  * lockless look at the timer counter, which the NT design also does.
@@ -43,6 +45,8 @@ const char *const kesync_scs_names[KESYNC_SCS_NR] = {
 	[KESYNC_SCS_ABORT]		= "abort",
 	[KESYNC_SCS_COLLECT]		= "collect (DpcForIsr)",
 	[KESYNC_SCS_SNAPSHOT]		= "snapshot (debugfs)",
+	[KESYNC_SCS_OFFLINE]		= "offline (reset, sleep, AER)",
+	[KESYNC_SCS_ONLINE]		= "online (reset, sleep, AER)",
 };
 
 /* ---- Interrupts-off accounting ----------------------------------------- */
@@ -350,7 +354,9 @@ irqreturn_t kesync_isr_shared(int irq, void *data)
  * timed out) once kesync_scs_reset_finish_fn() has seen the reset through.
  * A START during the reset would be ignored by the device, so the
  * programming routines refuse until then.  Writing RESET again while a
- * reset runs (a retry of a stuck reset) is harmless.
+ * reset runs (a retry of a stuck reset) is harmless.  While the controller
+ * is offline (kesync_scs_offline_fn()) nothing runs to reset and the
+ * function itself is being reset or powered down: nothing is programmed.
  *
  * Context: SynchCritSection (kesync_dev.isr.lock held, interrupts off),
  * from kesync_sync_exec() or from SynchCritSection_1.
@@ -362,6 +368,8 @@ static bool kesync_scs_reset_fn(struct kesync_dev *kdev, void *ctx)
 	unsigned int i;
 
 	lockdep_assert_held(&kdev->isr.lock);
+	if (kdev->isr.offline)
+		return true;
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 
@@ -436,7 +444,8 @@ const struct kesync_scs kesync_scs_timer_tick = {
  * sequence number from UNIT_SEQ: a reset drops the records and interrupts
  * of completions not yet delivered, so the next record must be compared
  * with the register.  Reports the units whose transfer the reset ended,
- * for their DpcForIsr.
+ * for their DpcForIsr; while the controller is offline it leaves them to
+ * kesync_scs_online_fn(), which reports them once the hardware is back.
  *
  * Context: SynchCritSection, from the reset worker.
  * Return: true when a reset was pending and is over.
@@ -462,7 +471,7 @@ static bool kesync_scs_reset_finish_fn(struct kesync_dev *kdev, void *ctx)
 		struct kesync_unit *u = kdev->units[i];
 
 		kesync_unit_resync_seq(u);
-		if (u->isr.reset_hit)
+		if (u->isr.reset_hit && !kdev->isr.offline)
 			__set_bit(i, &f->kick);
 	}
 	f->finished = true;
@@ -486,7 +495,7 @@ static bool kesync_program_xfer(struct kesync_dev *kdev,
 {
 	struct kesync_unit *u = p->unit;
 
-	if (kdev->isr.resetting) {
+	if (kdev->isr.resetting || kdev->isr.offline) {
 		u->isr.reset_hit = true;
 		p->ret = -EAGAIN;
 		return false;
@@ -672,7 +681,8 @@ static bool kesync_scs_collect_fn(struct kesync_dev *kdev, void *ctx)
 	struct kesync_unit *u = c->unit;
 
 	lockdep_assert_held(&kdev->isr.lock);
-	c->resetting = kdev->isr.resetting;
+	/* Offline is a reset too: what it ended waits for it to be over. */
+	c->resetting = kdev->isr.resetting || kdev->isr.offline;
 	c->busy = u->isr.busy;
 	c->completed = false;
 	c->lost_irq = false;
@@ -725,4 +735,99 @@ static bool kesync_scs_snapshot_fn(struct kesync_dev *kdev, void *ctx)
 const struct kesync_scs kesync_scs_snapshot = {
 	.id = KESYNC_SCS_SNAPSHOT,
 	.routine = kesync_scs_snapshot_fn,
+};
+
+/**
+ * kesync_scs_offline_fn - the function is about to be reset, suspended or
+ * recovered from an error
+ * @kdev: the controller
+ * @ctx: struct kesync_offline_ctx
+ *
+ * From now until kesync_scs_online_fn() no transfer is programmed (the
+ * programming routines refuse as during a controller reset, and mark the
+ * unit reset_hit) and no controller reset is started.  A transfer in
+ * flight is ended as a controller reset ends it: its unit is marked
+ * reset_hit and its timer counter stopped, so the IoTimer counts nothing
+ * while the controller is offline, however long that lasts.  When the
+ * device answers MMIO the transfer is stopped on it here with CTRL.RESET
+ * (no DMA after that write, docs/hardware.md 10.2); otherwise the reset of
+ * the function that follows stops it.  Either way its buffers stay mapped
+ * until the DpcForIsr retries it after kesync_scs_online_fn().
+ *
+ * Context: SynchCritSection, from kesync-pci.c's quiesce.
+ * Return: true when a transfer was in flight.
+ */
+static bool kesync_scs_offline_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_offline_ctx *o = ctx;
+	unsigned int i;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	WRITE_ONCE(kdev->isr.offline, true);
+	o->stopped = false;
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		if (!u->isr.busy)
+			continue;
+		u->isr.busy = false;
+		u->isr.reset_hit = true;
+		kesync_tcount_stop(&u->isr);
+		o->stopped = true;
+	}
+	if (o->stopped && o->touch_hw) {
+		kdev->isr.resets++;
+		kesync_wr(kdev, KESYNC_REG_CTRL, KESYNC_CTRL_RESET);
+	}
+	return o->stopped;
+}
+
+const struct kesync_scs kesync_scs_offline = {
+	.id = KESYNC_SCS_OFFLINE,
+	.routine = kesync_scs_offline_fn,
+};
+
+/**
+ * kesync_scs_online_fn - the hardware is set up again after a function
+ * reset, a sleep or an error recovery
+ * @kdev: the controller
+ * @ctx: struct kesync_reset_fin_ctx
+ *
+ * The caller has reset the controller and programmed DESC, CMPL_ADDR and
+ * INTR_ENABLE again.  Any controller reset of before is over (the function
+ * was reset, or the caller's own reset finished): programming is allowed
+ * again.  Each unit's sequence number is resynchronised from UNIT_SEQ,
+ * which a reset of the function set back to 0.  Reports the units whose
+ * transfer was ended or refused meanwhile, for their DpcForIsr, which
+ * programs them again.
+ *
+ * Context: SynchCritSection, from kesync-pci.c's restart.
+ * Return: true.
+ */
+static bool kesync_scs_online_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock)
+{
+	struct kesync_reset_fin_ctx *f = ctx;
+	unsigned int i;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	f->finished = true;
+	f->again = false;
+	f->kick = 0;
+	WRITE_ONCE(kdev->isr.offline, false);
+	kdev->isr.resetting = false;
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit *u = kdev->units[i];
+
+		kesync_unit_resync_seq(u);
+		if (u->isr.reset_hit)
+			__set_bit(i, &f->kick);
+	}
+	return true;
+}
+
+const struct kesync_scs kesync_scs_online = {
+	.id = KESYNC_SCS_ONLINE,
+	.routine = kesync_scs_online_fn,
 };

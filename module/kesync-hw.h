@@ -164,6 +164,18 @@ struct kesync_reset_fin_ctx {
 };
 
 /**
+ * struct kesync_offline_ctx - the controller goes offline (kesync_dev.pm)
+ * @touch_hw: the device answers MMIO: stop a transfer in flight with a
+ *	controller reset (false: its link is frozen, a reset of the function
+ *	follows and stops it)
+ * @stopped: a transfer was in flight; its unit is marked reset_hit
+ */
+struct kesync_offline_ctx {
+	bool touch_hw;
+	bool stopped;
+};
+
+/**
  * struct kesync_snapshot_ctx - debugfs copy of the ISR-shared state
  * @resetting: kesync_dev.isr.resetting
  * @resets: kesync_dev.isr.resets
@@ -186,6 +198,8 @@ extern const struct kesync_scs kesync_scs_program_control;
 extern const struct kesync_scs kesync_scs_abort;
 extern const struct kesync_scs kesync_scs_collect;
 extern const struct kesync_scs kesync_scs_snapshot;
+extern const struct kesync_scs kesync_scs_offline;
+extern const struct kesync_scs kesync_scs_online;
 extern const char *const kesync_scs_names[KESYNC_SCS_NR];
 
 /* ---- Interrupt service routines ---------------------------------------- */

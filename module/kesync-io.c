@@ -913,12 +913,19 @@ static int kesync_wait_reset(struct kesync_dev *kdev, unsigned int ms)
 	}
 }
 
-/*
- * The controller will not come back: stop it for good and fail its I/O.
- * Clearing bus mastering guarantees no more DMA, so the mappings of the
- * requests still in flight can be released.
+/**
+ * kesync_mark_dead - the controller will not come back
+ * @kdev: the controller
+ * @err: -ENODEV (the device is gone) or -EIO (it does not work)
+ *
+ * Stops it for good and fails its I/O with @err.  Clearing bus mastering
+ * guarantees no more DMA, so the mappings of the requests still in flight
+ * can be released.  Also used by kesync-pci.c when a reset of the function
+ * or an error recovery does not bring the device back.
+ *
+ * Context: process or workqueue.
  */
-static void kesync_mark_dead(struct kesync_dev *kdev, int err)
+void kesync_mark_dead(struct kesync_dev *kdev, int err)
 {
 	unsigned int i;
 
@@ -965,6 +972,9 @@ static void kesync_reset_work(struct work_struct *work)
 	unsigned int attempt = 1, i, ms;
 	int err;
 
+	/* The function is being reset or powered down: see kesync_quiesce(). */
+	if (READ_ONCE(kdev->isr.offline))
+		return;
 	for (;;) {
 		ms = READ_ONCE(kesync_reset_timeout_ms);
 		err = kesync_wait_reset(kdev, ms);

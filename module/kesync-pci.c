@@ -3,7 +3,9 @@
  * kesync: PCI bus glue.  Probe identifies the device, sets up DMA, the
  * completion records and descriptors, the interrupt vectors (MSI-X, else
  * MSI, else INTx) and the units; remove tears them down in the order
- * docs/driver-design.md explains.
+ * docs/driver-design.md explains.  A reset of the function, a system sleep
+ * and PCI error recovery quiesce the controller and set its hardware up
+ * again (kesync_quiesce(), kesync_reinit(), kesync_unquiesce()).
  */
 
 #include <linux/dma-mapping.h>
@@ -144,6 +146,7 @@ static void kesync_dev_release(struct kref *kref)
 	struct kesync_dev *kdev = container_of(kref, struct kesync_dev, kref);
 
 	ida_free(&kesync_ctrl_ida, kdev->id);
+	mutex_destroy(&kdev->pm.lock);
 	pci_dev_put(kdev->pdev);
 	kfree(kdev);
 }
@@ -220,10 +223,12 @@ static int kesync_hw_reset_poll(struct kesync_dev *kdev, u64 timeout_us)
 /*
  * Quiet the device, reset it, and tell it where the completion records and
  * each unit's descriptor are: they survive controller resets, so the
- * transfer hot path is the doorbell write alone.  Runs before the ISR is
- * connected, so the ISR-shared state is set up here directly.
+ * transfer hot path is the doorbell write alone.  At probe it runs before
+ * the ISR is connected, so the ISR-shared state is set up here directly
+ * (@resync); after a reset of the function the controller is offline and
+ * kesync_scs_online() does that under the interrupt lock.
  */
-static int kesync_hw_init(struct kesync_dev *kdev)
+static int kesync_hw_init(struct kesync_dev *kdev, bool resync)
 {
 	unsigned int i;
 	int ret;
@@ -248,7 +253,8 @@ static int kesync_hw_init(struct kesync_dev *kdev)
 			       lower_32_bits(u->desc_dma));
 		kesync_unit_wr(u, KESYNC_UNIT_DESC_HI,
 			       upper_32_bits(u->desc_dma));
-		kesync_unit_resync_seq(u);
+		if (resync)
+			kesync_unit_resync_seq(u);
 	}
 	kdev->intr_mask = GENMASK(kdev->nunits - 1, 0) | KESYNC_INTR_CTRL_MASK;
 	return 0;
@@ -384,6 +390,253 @@ static void kesync_free_irqs(struct kesync_dev *kdev)
 	pci_free_irq_vectors(kdev->pdev);
 }
 
+/* ---- Function reset, system sleep, PCI error recovery --------------------- */
+
+/* No ISR of the controller runs any more on any CPU. */
+static void kesync_sync_irqs(struct kesync_dev *kdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < kdev->nvecs; i++)
+		synchronize_irq(pci_irq_vector(kdev->pdev, i));
+}
+
+static bool kesync_io_stopped(struct kesync_dev *kdev)
+{
+	bool stopped;
+
+	spin_lock(&kdev->io.lock);
+	stopped = kdev->io.stopped;
+	spin_unlock(&kdev->io.lock);
+	return stopped;
+}
+
+/**
+ * kesync_quiesce - stop the controller before its function is reset,
+ * suspended, or recovered from an error
+ * @kdev: the controller
+ * @touch_hw: the device answers MMIO (false: an error froze its link)
+ *
+ * Takes the controller offline (kesync_scs_offline()): from here until
+ * kesync_unquiesce() no transfer is programmed, so the IoTimer counts
+ * nothing, and requests wait where they are: queued, waiting for the
+ * controller object, or, the one whose transfer was in flight, marked to
+ * be programmed again afterwards (the device copies a transfer's data only
+ * when it completes, so a transfer cut short moved no byte; a retry is
+ * safe).  That transfer is stopped with a controller reset; a reset the
+ * IoTimer or KESYNC_IOC_RESET had started is waited for (bounded by the
+ * reset attempts); then the device's interrupts are disabled and the ISRs
+ * are waited for.  With @touch_hw false nothing of the device is touched:
+ * the reset of the function that follows stops it.
+ *
+ * Context: process; sleeps; under the device lock (PCI core).
+ */
+static void kesync_quiesce(struct kesync_dev *kdev, bool touch_hw)
+{
+	struct kesync_offline_ctx o = { .touch_hw = touch_hw };
+	u32 st;
+
+	mutex_lock(&kdev->pm.lock);
+	if (kdev->pm.quiesced)
+		goto unlock;
+	kdev->pm.quiesced = true;
+	kdev->pm.quiesces++;
+	kesync_sync_exec(kdev, &kesync_scs_offline, &o);
+	flush_work(&kdev->reset_work);
+	if (touch_hw && !kesync_io_stopped(kdev)) {
+		kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, 0);
+		/*
+		 * The transfer stopped at the CTRL.RESET write, which this
+		 * read flushes; the reset itself ends soon after.
+		 */
+		if (readl_poll_timeout(kdev->regs + KESYNC_REG_STATUS, st,
+				       !(st & KESYNC_STATUS_RESETTING),
+				       100, READ_ONCE(kesync_reset_timeout_ms) *
+				       USEC_PER_MSEC))
+			dev_warn(&kdev->pdev->dev,
+				 "controller reset not done before the function reset (STATUS 0x%x)\n",
+				 st);
+	}
+	kesync_sync_irqs(kdev);
+	dev_dbg(&kdev->pdev->dev, "quiesced (%u), %s\n", kdev->pm.quiesces,
+		o.stopped ? "a transfer stopped" : "idle");
+unlock:
+	mutex_unlock(&kdev->pm.lock);
+}
+
+/**
+ * kesync_reinit - set the hardware up again once its function is back
+ * @kdev: the controller, quiesced
+ *
+ * A reset of the function (FLR, D3hot to D0, a secondary bus reset, QEMU's
+ * reset on an S3 wake-up) clears DESC, CMPL_ADDR and INTR_ENABLE: the
+ * hardware initialisation of probe runs again.  If the device does not
+ * come back, the controller is declared dead: its requests fail with
+ * -EIO (-ENODEV when it is gone) instead of waiting for ever.
+ *
+ * Context: process; sleeps; under the device lock (PCI core).
+ * Return: 0, or the error that killed the controller.
+ */
+static int kesync_reinit(struct kesync_dev *kdev)
+{
+	int ret = 0;
+	u32 magic;
+
+	mutex_lock(&kdev->pm.lock);
+	if (!kdev->pm.quiesced || kesync_io_stopped(kdev))
+		goto unlock;
+	/* Not restored (no saved state), the BAR would read zeros. */
+	magic = kesync_rd(kdev, KESYNC_REG_MAGIC);
+	if (magic != KESYNC_MAGIC) {
+		dev_err(&kdev->pdev->dev, "MAGIC reads 0x%08x after the reset\n",
+			magic);
+		ret = magic == ~0u ? -ENODEV : -EIO;
+	} else {
+		ret = kesync_hw_init(kdev, false);
+	}
+	if (ret) {
+		dev_err(&kdev->pdev->dev,
+			"not working after a reset of the function (%d)\n",
+			ret);
+		kesync_mark_dead(kdev, ret == -ENODEV ? -ENODEV : -EIO);
+	}
+unlock:
+	mutex_unlock(&kdev->pm.lock);
+	return ret;
+}
+
+/**
+ * kesync_unquiesce - let the requests go on
+ * @kdev: the controller
+ *
+ * After kesync_reinit(): the controller comes back online, its interrupts
+ * are enabled, and the DpcForIsr of every unit whose transfer was stopped
+ * or refused meanwhile programs it again.
+ *
+ * Context: process; under the device lock (PCI core).
+ */
+static void kesync_unquiesce(struct kesync_dev *kdev)
+{
+	struct kesync_reset_fin_ctx fin;
+	unsigned int i;
+
+	mutex_lock(&kdev->pm.lock);
+	if (!kdev->pm.quiesced)
+		goto unlock;
+	kdev->pm.quiesced = false;
+	if (kesync_io_stopped(kdev))
+		goto unlock;	/* dead: the DpcForIsr fail everything */
+	kesync_sync_exec(kdev, &kesync_scs_online, &fin);
+	kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, kdev->intr_mask);
+	for_each_set_bit(i, &fin.kick, kdev->nunits)
+		queue_work(kdev->wq, &kdev->units[i]->dpc);
+unlock:
+	mutex_unlock(&kdev->pm.lock);
+}
+
+static void kesync_reset_prepare(struct pci_dev *pdev)
+{
+	kesync_quiesce(pci_get_drvdata(pdev), true);
+}
+
+static void kesync_reset_done(struct pci_dev *pdev)
+{
+	struct kesync_dev *kdev = pci_get_drvdata(pdev);
+
+	kesync_reinit(kdev);
+	kesync_unquiesce(kdev);
+}
+
+/*
+ * PCI error recovery (Documentation/PCI/pci-error-recovery.rst).  A
+ * non-fatal error leaves the link up: quiesce, reset the controller and
+ * set it up again in mmio_enabled.  A fatal one froze the link: quiesce
+ * without touching the device; the PCI core resets the link (a secondary
+ * bus reset, a reset of the function), then slot_reset sets the hardware
+ * up again.  resume lets the requests go on.  A permanent failure kills
+ * the controller: its requests fail with -ENODEV.
+ */
+static pci_ers_result_t kesync_error_detected(struct pci_dev *pdev,
+					      pci_channel_state_t state)
+{
+	struct kesync_dev *kdev = pci_get_drvdata(pdev);
+
+	dev_info(&pdev->dev, "PCI error (channel state %d): quiescing\n",
+		 state);
+	switch (state) {
+	case pci_channel_io_normal:
+		kesync_quiesce(kdev, true);
+		return PCI_ERS_RESULT_CAN_RECOVER;
+	case pci_channel_io_frozen:
+		kesync_quiesce(kdev, false);
+		return PCI_ERS_RESULT_NEED_RESET;
+	case pci_channel_io_perm_failure:
+		break;
+	}
+	kesync_quiesce(kdev, false);
+	kesync_mark_dead(kdev, -ENODEV);
+	return PCI_ERS_RESULT_DISCONNECT;
+}
+
+static pci_ers_result_t kesync_mmio_enabled(struct pci_dev *pdev)
+{
+	return kesync_reinit(pci_get_drvdata(pdev)) ?
+	       PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
+}
+
+/*
+ * The link reset (a secondary bus reset) reset the function's
+ * configuration too, and the PCI core does not restore it: restore what
+ * probe saved, and save it again for the next time.
+ */
+static pci_ers_result_t kesync_slot_reset(struct pci_dev *pdev)
+{
+	pci_restore_state(pdev);
+	pci_save_state(pdev);
+	return kesync_reinit(pci_get_drvdata(pdev)) ?
+	       PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
+}
+
+static void kesync_error_resume(struct pci_dev *pdev)
+{
+	struct kesync_dev *kdev = pci_get_drvdata(pdev);
+
+	kesync_unquiesce(kdev);
+	dev_info(&pdev->dev, "recovered from the PCI error\n");
+}
+
+static const struct pci_error_handlers kesync_err_handlers = {
+	.error_detected	= kesync_error_detected,
+	.mmio_enabled	= kesync_mmio_enabled,
+	.slot_reset	= kesync_slot_reset,
+	.resume		= kesync_error_resume,
+	.reset_prepare	= kesync_reset_prepare,
+	.reset_done	= kesync_reset_done,
+};
+
+/*
+ * System sleep: suspend, freeze (hibernation image) and poweroff quiesce;
+ * the PCI core then saves the configuration and puts the function in
+ * D3hot.  resume, thaw and restore find it reset (D3hot to D0 resets it,
+ * and QEMU resets every device on an S3 wake-up): set it up again.
+ */
+static int kesync_suspend(struct device *dev)
+{
+	kesync_quiesce(dev_get_drvdata(dev), true);
+	return 0;
+}
+
+static int kesync_resume(struct device *dev)
+{
+	struct kesync_dev *kdev = dev_get_drvdata(dev);
+
+	kesync_reinit(kdev);
+	kesync_unquiesce(kdev);
+	return 0;
+}
+
+static DEFINE_SIMPLE_DEV_PM_OPS(kesync_pm_ops, kesync_suspend, kesync_resume);
+
 /* ---- Probe and remove ---------------------------------------------------- */
 
 static int kesync_alloc_dma(struct kesync_dev *kdev)
@@ -460,6 +713,7 @@ static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!kdev)
 		return -ENOMEM;
 	kref_init(&kdev->kref);
+	mutex_init(&kdev->pm.lock);
 	kdev->irqoff_since = local_clock();
 	kdev->id = ida_alloc(&kesync_ctrl_ida, GFP_KERNEL);
 	if (kdev->id < 0) {
@@ -505,7 +759,7 @@ static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = kesync_alloc_dma(kdev);
 	if (ret)
 		goto put_units;
-	ret = kesync_hw_init(kdev);
+	ret = kesync_hw_init(kdev, true);
 	if (ret)
 		goto put_units;
 
@@ -528,6 +782,8 @@ static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 			goto unregister_units;
 	}
 	kesync_debugfs_add(kdev);
+	kesync_aer_enable(pdev);
+	pci_save_state(pdev);	/* for slot_reset */
 
 	dev_info(dev, "kesync %u.%u: %u unit(s) of %llu bytes, %u segments x %u bytes per transfer, %s, %s pump, /dev/%s..\n",
 		 kdev->version >> 16, kdev->version & 0xffff, kdev->nunits,
@@ -569,6 +825,7 @@ static void kesync_remove(struct pci_dev *pdev)
 	struct kesync_dev *kdev = pci_get_drvdata(pdev);
 	unsigned int i;
 
+	kesync_aer_disable(pdev);
 	kesync_debugfs_remove(kdev);
 	for (i = 0; i < kdev->nunits; i++)
 		kesync_unit_unregister(kdev->units[i]);
@@ -603,6 +860,8 @@ static struct pci_driver kesync_pci_driver = {
 	.probe		= kesync_probe,
 	.remove		= kesync_remove,
 	.shutdown	= kesync_shutdown,
+	.err_handler	= &kesync_err_handlers,
+	.driver.pm	= pm_sleep_ptr(&kesync_pm_ops),
 	.dev_groups	= kesync_dev_groups,
 };
 

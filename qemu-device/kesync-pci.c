@@ -20,9 +20,16 @@
  * - Deterministic fault injection per unit (registers) and per device (host
  *   side, through QOM properties settable with qom-set).
  *
- * Not modelled: PCIe (the device is conventional PCI), power management,
- * an IOMMU of its own (DMA goes through the PCI bus master address space,
- * so a vIOMMU applies), the medium's contents surviving a QEMU restart.
+ * PCI Express when plugged into a PCIe port (a root or downstream port):
+ * an endpoint with Function Level Reset, Advanced Error Reporting (so the
+ * HMP command pcie_aer_inject_error can raise errors on it) and a power
+ * management capability with D0 and D3hot.  Elsewhere (a conventional bus,
+ * or the root complex's own bus) it is a conventional PCI function with
+ * the power management capability only.
+ *
+ * Not modelled: an IOMMU of its own (DMA goes through the PCI bus master
+ * address space, so a vIOMMU applies), PME, D1/D2/D3cold, the medium's
+ * contents surviving a QEMU restart.
  *
  * Reentrancy: the MMIO handler, the bottom half and both timers run under
  * the BQL.  Every DMA of the device's own work (descriptor fetch, data,
@@ -55,6 +62,9 @@
 #include "hw/pci/pci.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
+#include "hw/pci/pcie.h"
+#include "hw/pci/pcie_aer.h"
+#include "hw/pci/pci_bus.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "qom/object.h"
@@ -74,6 +84,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(KesyncState, KESYNC_PCI)
 #define KESYNC_CMPL_SIZE            16  /* sizeof(struct kesync_cmpl) */
 #define KESYNC_DESC_HDR_SIZE        32  /* sizeof(struct kesync_desc) */
 #define KESYNC_SEG_SIZE             16  /* sizeof(struct kesync_seg) */
+
+/* PCIe only: the AER extended capability, first in extended config space. */
+#define KESYNC_AER_OFFSET           0x100
 
 /* Where the controller's single transfer slot is. */
 enum KesyncPhase {
@@ -203,6 +216,7 @@ struct KesyncState {
     uint64_t timer_gen;
 
     bool removed;           /* host-side surprise removal */
+    uint8_t pm_cap;         /* config offset of the PM capability */
 
     /* Host-side fault injection staging (QOM, not guest visible). */
     uint32_t qom_fault_unit;
@@ -261,6 +275,20 @@ static void kesync_unref(KesyncState *s)
     } else {
         object_unref(OBJECT(s));
     }
+}
+
+/*
+ * PMCSR reads D3hot: the function answers configuration cycles only (its
+ * BARs read all ones, writes are dropped) and has nothing in flight, since
+ * entering D3hot reset it (see kesync_write_config()).
+ */
+static bool kesync_d3hot(KesyncState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    return s->pm_cap &&
+           (pci_get_word(pdev->config + s->pm_cap + PCI_PM_CTRL) &
+            PCI_PM_CTRL_STATE_MASK) == 3;
 }
 
 /* ---- Interrupts ---------------------------------------------------------- */
@@ -1066,7 +1094,7 @@ static uint64_t kesync_mmio_read(void *opaque, hwaddr addr, unsigned size)
     bool ok;
     int u;
 
-    if (s->removed) {
+    if (s->removed || kesync_d3hot(s)) {
         return MAKE_64BIT_MASK(0, size * 8);
     }
     if (size != 4 || (addr & 3)) {
@@ -1227,6 +1255,10 @@ static void kesync_mmio_write(void *opaque, hwaddr addr, uint64_t val64,
                       HWADDR_PRIx "\n", size, addr);
         return;
     }
+    if (kesync_d3hot(s)) {
+        trace_kesync_d3hot_drop(addr);
+        return;
+    }
     s->stat_mmio_writes++;
     trace_kesync_mmio_write(addr, val);
     u = kesync_unit_of(s, addr, &reg);
@@ -1255,6 +1287,39 @@ static const MemoryRegionOps kesync_mmio_ops = {
 };
 
 /*
+ * A PMCSR write that changes the power state (docs/hardware.md 2.1): D0 to
+ * D3hot stops everything as a power-on reset of the registers does; D3hot to
+ * D0 is a function reset (No_Soft_Reset is 0), configuration space included,
+ * as for FLR.  Other states are not supported and read back the old one.
+ */
+static void kesync_write_pmcsr(KesyncState *s, bool was_d3hot)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint8_t *pmcsr;
+    uint16_t state;
+
+    if (!s->pm_cap) {
+        return;
+    }
+    pmcsr = pdev->config + s->pm_cap + PCI_PM_CTRL;
+    state = pci_get_word(pmcsr) & PCI_PM_CTRL_STATE_MASK;
+    if (state != 0 && state != 3) {
+        qemu_log_mask(LOG_GUEST_ERROR, "kesync: power state D%u not "
+                      "supported\n", state);
+        state = was_d3hot ? 3 : 0;
+        pci_set_word(pmcsr, (pci_get_word(pmcsr) & ~PCI_PM_CTRL_STATE_MASK) |
+                     state);
+    }
+    if (state == 3 && !was_d3hot) {
+        trace_kesync_power_state(3);
+        device_cold_reset(DEVICE(s));
+    } else if (state == 0 && was_d3hot) {
+        trace_kesync_power_state(0);
+        pci_device_reset(pdev);
+    }
+}
+
+/*
  * MSI/MSI-X enable changes decide whether INTx is driven.
  *
  * Clearing the MSI-X function mask sends the pending messages from inside
@@ -1270,15 +1335,24 @@ static void kesync_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     KesyncState *s = KESYNC_PCI(pdev);
     MemReentrancyGuard *guard = &DEVICE(pdev)->mem_reentrancy_guard;
     bool engaged = guard->engaged_in_io;
+    bool was_d3hot = kesync_d3hot(s);
 
     /* Those messages may unplug the device too (see kesync_gone()). */
     object_ref(OBJECT(s));
     guard->engaged_in_io = true;
     pci_default_write_config(pdev, addr, val, len);
     guard->engaged_in_io = engaged;
-    if (!kesync_gone(s)) {
-        kesync_update_intx(s);
+    if (kesync_gone(s)) {
+        goto out;
     }
+    if (pci_is_express(pdev)) {
+        /* Either may reset the function (FLR) or log an error (AER). */
+        pcie_cap_flr_write_config(pdev, addr, val, len);
+        pcie_aer_write_config(pdev, addr, val, len);
+    }
+    kesync_write_pmcsr(s, was_d3hot);
+    kesync_update_intx(s);
+out:
     kesync_unref(s);
 }
 
@@ -1580,6 +1654,24 @@ static void kesync_vm_state_change(void *opaque, bool running,
     }
 }
 
+static bool kesync_aer_needed(void *opaque)
+{
+    return pci_is_express(PCI_DEVICE(opaque));
+}
+
+/* PCIe only: the AER error log (the registers are in config space). */
+static const VMStateDescription vmstate_kesync_aer = {
+    .name = "kesync-pci/aer",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = kesync_aer_needed,
+    .fields = (VMStateField[]) {
+        VMSTATE_STRUCT(parent_obj.exp.aer_log, KesyncState, 0,
+                       vmstate_pcie_aer_log, PCIEAERLog),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 static const VMStateDescription vmstate_kesync_unit = {
     .name = "kesync-pci/unit",
     .version_id = 1,
@@ -1669,6 +1761,10 @@ static const VMStateDescription vmstate_kesync = {
         VMSTATE_TIMER(xfer_timer, KesyncState),
         VMSTATE_TIMER(reset_timer, KesyncState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * []) {
+        &vmstate_kesync_aer,
+        NULL
     }
 };
 
@@ -1706,6 +1802,53 @@ static void kesync_reset(DeviceState *dev)
     }
     s->intx_level = false;
     pci_set_irq(PCI_DEVICE(s), 0);
+}
+
+/*
+ * The power management capability (D0 and D3hot, No_Soft_Reset 0, no PME)
+ * and, on a PCIe port, the PCI Express endpoint capability with FLR and the
+ * AER extended capability.
+ */
+static int kesync_init_caps(KesyncState *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    int pos;
+
+    pos = pci_add_capability(pdev, PCI_CAP_ID_PM, 0, PCI_PM_SIZEOF, errp);
+    if (pos < 0) {
+        return pos;
+    }
+    s->pm_cap = pos;
+    pci_set_word(pdev->config + pos + PCI_PM_PMC, 3);  /* PCI PM 1.2 */
+    pci_set_word(pdev->wmask + pos + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK);
+
+    if (!pci_is_express(pdev)) {
+        return 0;
+    }
+    pos = pcie_endpoint_cap_init(pdev, 0);
+    if (pos < 0) {
+        error_setg(errp, "cannot add the PCI Express capability");
+        return pos;
+    }
+    pcie_cap_deverr_init(pdev);
+    pcie_cap_flr_init(pdev);
+    pos = pcie_aer_init(pdev, PCI_ERR_VER, KESYNC_AER_OFFSET, PCI_ERR_SIZEOF,
+                        errp);
+    if (pos < 0) {
+        pcie_cap_exit(pdev);
+        return pos;
+    }
+    return 0;
+}
+
+static void kesync_uninit_caps(KesyncState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    if (pci_is_express(pdev)) {
+        pcie_aer_exit(pdev);
+        pcie_cap_exit(pdev);
+    }
 }
 
 static void kesync_realize(PCIDevice *pdev, Error **errp)
@@ -1750,13 +1893,18 @@ static void kesync_realize(PCIDevice *pdev, Error **errp)
     pci_register_bar(pdev, KESYNC_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY,
                      &s->mmio);
 
+    if (kesync_init_caps(s, errp)) {
+        return;
+    }
     if (s->conf.msi && msi_init(pdev, 0, 1, true, false, errp)) {
+        kesync_uninit_caps(s);
         return;
     }
     if (s->conf.msix) {
         if (msix_init_exclusive_bar(pdev, s->conf.units + 1,
                                     KESYNC_BAR_MSIX, errp)) {
             msi_uninit(pdev);
+            kesync_uninit_caps(s);
             return;
         }
         for (v = 0; v <= s->conf.units; v++) {
@@ -1778,6 +1926,7 @@ static void kesync_realize(PCIDevice *pdev, Error **errp)
                 msix_uninit_exclusive_bar(pdev);
             }
             msi_uninit(pdev);
+            kesync_uninit_caps(s);
             return;
         }
         un->data = memory_region_get_ram_ptr(&un->medium);
@@ -1806,6 +1955,7 @@ static void kesync_exit(PCIDevice *pdev)
         msix_uninit_exclusive_bar(pdev);
     }
     msi_uninit(pdev);
+    kesync_uninit_caps(s);
 }
 
 /*
@@ -1874,6 +2024,22 @@ static void kesync_add_u32(ObjectClass *oc, const char *name, uintptr_t id,
     object_class_property_set_description(oc, name, desc);
 }
 
+static DeviceRealize kesync_parent_dc_realize;
+
+/*
+ * PCI Express on a PCIe port, conventional PCI elsewhere.  Decided before
+ * the PCI core sizes configuration space (4 KiB for PCIe).
+ */
+static void kesync_dc_realize(DeviceState *dev, Error **errp)
+{
+    PCIBus *bus = PCI_BUS(qdev_get_parent_bus(dev));
+
+    if (pci_bus_is_express(bus) && !pci_bus_is_root(bus)) {
+        PCI_DEVICE(dev)->cap_present |= QEMU_PCI_CAP_EXPRESS;
+    }
+    kesync_parent_dc_realize(dev, errp);
+}
+
 static void kesync_class_init(ObjectClass *oc, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
@@ -1889,6 +2055,8 @@ static void kesync_class_init(ObjectClass *oc, void *data)
     dc->desc = "kesync DMA transfer controller";
     dc->reset = kesync_reset;
     dc->vmsd = &vmstate_kesync;
+    device_class_set_parent_realize(dc, kesync_dc_realize,
+                                    &kesync_parent_dc_realize);
     device_class_set_props(dc, kesync_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 
@@ -1928,6 +2096,7 @@ static const TypeInfo kesync_info = {
     .class_init = kesync_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { INTERFACE_PCIE_DEVICE },
         { }
     },
 };

@@ -63,6 +63,7 @@ QEMU_IOMMU_FAULT = re.compile(
 TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*)$")
 TAP_PLAN = re.compile(r"^1\.\.(\d+)")
 TAP_RUN = re.compile(r"^#\s+RUN\s+(\S+)")
+TERM_CTL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c78]")
 HOST_REQ = re.compile(r"KESYNC-HOST-REQUEST (\d+) (\{.*\})\s*$")
 
 # What a guest may ask the host to do on its QEMU.
@@ -400,6 +401,9 @@ def run_config(cfg, args):
             log = f.read().splitlines()
     except OSError:
         log = p.stdout.splitlines()
+    # SeaBIOS (the firmware of the S3 boot) clears the screen before the
+    # guest's first line: no terminal control sequence may hide a marker.
+    log = [TERM_CTL.sub("", ln) for ln in log]
     analyse_boot(cfg, args, res, log, p.returncode, p.stdout, hook)
     return name, res, wall
 

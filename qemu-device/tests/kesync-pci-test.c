@@ -2092,6 +2092,213 @@ static void test_unplug_completion(void) { unplug_by_dma(UNPLUG_COMPLETION); }
 static void test_unplug_raise(void) { unplug_by_dma(UNPLUG_RAISE); }
 static void test_unplug_unmask(void) { unplug_by_dma(UNPLUG_UNMASK); }
 
+/* ---- Power management, FLR and AER ------------------------------------- */
+
+#define KS_MMCFG(off)   (Q35_MMCFG | RP_BUS << 20 | (off))
+#define KS_AER          0x100           /* the AER capability's offset */
+
+/*
+ * Program what a driver programs at probe (records, DESC of unit 0,
+ * INTR_ENABLE), start a 4 KiB write of a pattern to unit 0 and let half of
+ * its time pass.  Returns the guest buffer.
+ */
+static uint64_t pm_start_xfer(Kdev *k, uint8_t *pat)
+{
+    uint64_t buf = guest_alloc(&k->alloc, 4096);
+    unsigned i;
+    Desc d;
+
+    kdev_cmpl(k);
+    for (i = 0; i < 4096; i++) {
+        pat[i] = i ^ 0x5a;
+    }
+    qtest_bufwrite(k->qts, buf, pat, 4096);
+    wr(k, KESYNC_REG_INTR_ENABLE, 0x1 | KESYNC_INTR_CTRL_MASK);
+    wr(k, KESYNC_REG_SCRATCH, 0x1234);
+    desc_init(&d, KESYNC_DESC_DIR_TO_DEV, 0, 77);
+    desc_add(&d, buf, 4096);
+    start_at(k, 0, desc_put(k, &d));
+    step(k, due(k, 4096) / 2);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_BUSY);
+    return buf;
+}
+
+/*
+ * After a function reset (FLR, D3hot to D0): every register at its reset
+ * value, the transfer gone without its DMA, record or interrupt.
+ */
+static void pm_check_reset(Kdev *k, int devfn)
+{
+    uint32_t rec[4];
+    uint8_t got[4096], zero[4096] = { 0 };
+
+    g_assert_cmphex(qpci_config_readw(k->dev, PCI_COMMAND) &
+                    (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER), ==, 0);
+    g_free(k->dev);
+    kdev_map_at(k, devfn);
+    g_assert_cmphex(rd(k, KESYNC_REG_MAGIC), ==, KESYNC_MAGIC);
+    g_assert_cmphex(rd(k, KESYNC_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(k, KESYNC_REG_INTR_ENABLE), ==, 0);
+    g_assert_cmphex(rd(k, KESYNC_REG_CMPL_ADDR_LO), ==, 0);
+    g_assert_cmphex(rd(k, KESYNC_REG_STATUS), ==, 0);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_DESC_LO), ==, 0);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_IDLE);
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_SEQ), ==, 0);
+    step(k, 10 * due(k, 4096));
+    g_assert_cmpuint(rd(k, KESYNC_REG_STAT_LATE_DMA), ==, 0);
+    g_assert_cmpuint(rd(k, KESYNC_REG_STAT_XFERS), ==, 0);
+    cmpl_read(k, 0, rec);
+    g_assert_cmpuint(rec[3], ==, 0);
+    /* The medium survives; the transfer never wrote it. */
+    k->cmpl = 0;
+    medium_read(k, 0, 0, got, sizeof(got));
+    g_assert(!memcmp(got, zero, sizeof(got)));
+}
+
+/* Conventional bus: the PM capability, no PCI Express capability. */
+static void test_pm_caps(void)
+{
+    Kdev k;
+    uint8_t pm;
+
+    kdev_open(&k, "%s", "");
+    g_assert_cmpuint(qpci_find_capability(k.dev, PCI_CAP_ID_EXP, 0), ==, 0);
+    pm = qpci_find_capability(k.dev, PCI_CAP_ID_PM, 0);
+    g_assert_cmpuint(pm, !=, 0);
+    g_assert_cmphex(qpci_config_readw(k.dev, pm + PCI_PM_PMC), ==, 3);
+    g_assert_cmphex(qpci_config_readw(k.dev, pm + PCI_PM_CTRL), ==, 0);
+    kdev_close(&k);
+}
+
+/*
+ * D0 -> D3hot stops the transfer and the BARs; D1/D2 are refused; D3hot ->
+ * D0 resets the function, configuration space included [pm/d3hot].
+ */
+static void test_pm_d3hot(void)
+{
+    Kdev k;
+    uint8_t pat[4096];
+    uint8_t pm;
+
+    kdev_open(&k, "%s", "");
+    pm = qpci_find_capability(k.dev, PCI_CAP_ID_PM, 0);
+    pm_start_xfer(&k, pat);
+    qpci_config_writew(k.dev, pm + PCI_PM_CTRL, 3);
+    g_assert_cmphex(qpci_config_readw(k.dev, pm + PCI_PM_CTRL) & 3, ==, 3);
+    g_assert_cmphex(rd(&k, KESYNC_REG_MAGIC), ==, 0xffffffff);
+    wr(&k, KESYNC_REG_SCRATCH, 7);
+    wr(&k, KESYNC_REG_INTR_RAISE, 1);
+    step(&k, 10 * due(&k, 4096));
+    g_assert_cmphex(rd(&k, KESYNC_REG_SCRATCH), ==, 0xffffffff);
+    /* D1 is not supported: the state stays D3hot. */
+    qpci_config_writew(k.dev, pm + PCI_PM_CTRL, 1);
+    g_assert_cmphex(qpci_config_readw(k.dev, pm + PCI_PM_CTRL) & 3, ==, 3);
+    qpci_config_writew(k.dev, pm + PCI_PM_CTRL, 0);
+    g_assert_cmphex(qpci_config_readw(k.dev, pm + PCI_PM_CTRL) & 3, ==, 0);
+    pm_check_reset(&k, KS_DEVFN);
+    kdev_close(&k);
+}
+
+/*
+ * On a PCIe port: the PCI Express endpoint capability with FLR, AER, PM.
+ * An FLR is a function reset like D3hot -> D0 [pcie/flr].
+ */
+static void test_pcie_flr(void)
+{
+    Kdev k;
+    uint32_t off;
+    uint8_t exp, pat[4096];
+
+    kdev_open_slot(&k, &off);
+    exp = qpci_find_capability(k.dev, PCI_CAP_ID_EXP, 0);
+    g_assert_cmpuint(exp, !=, 0);
+    g_assert_cmpuint(qpci_find_capability(k.dev, PCI_CAP_ID_PM, 0), !=, 0);
+    g_assert(qpci_config_readl(k.dev, exp + PCI_EXP_DEVCAP) &
+             PCI_EXP_DEVCAP_FLR);
+    g_assert_cmphex(qtest_readl(k.qts, KS_MMCFG(KS_AER)) & 0xffff, ==,
+                    PCI_EXT_CAP_ID_ERR);
+    pm_start_xfer(&k, pat);
+    qpci_config_writew(k.dev, exp + PCI_EXP_DEVCTL,
+                       qpci_config_readw(k.dev, exp + PCI_EXP_DEVCTL) |
+                       PCI_EXP_DEVCTL_BCR_FLR);
+    g_assert_cmphex(qpci_config_readw(k.dev, exp + PCI_EXP_DEVCTL) &
+                    PCI_EXP_DEVCTL_BCR_FLR, ==, 0);
+    pm_check_reset(&k, RP_KS_DEVFN);
+    kdev_close(&k);
+}
+
+static void aer_inject(Kdev *k, const char *how)
+{
+    g_autofree char *out = qtest_hmp(k->qts, "pcie_aer_inject_error %s", how);
+
+    g_assert(g_str_has_prefix(out, "OK id: ks "));
+}
+
+/*
+ * pcie_aer_inject_error logs correctable, non-fatal and fatal errors in
+ * the function's AER registers; none of them changes the device's state
+ * (recovery is the guest's: a fatal error's secondary bus reset is a
+ * power-on reset, 10.3) [pcie/aer].
+ */
+static void test_pcie_aer(void)
+{
+    Kdev k;
+    uint32_t off;
+    uint8_t exp, pat[4096];
+    uint8_t rpdev_exp;
+    QPCIDevice *rp;
+
+    kdev_open_slot(&k, &off);
+    exp = qpci_find_capability(k.dev, PCI_CAP_ID_EXP, 0);
+    qpci_config_writew(k.dev, PCI_COMMAND,
+                       qpci_config_readw(k.dev, PCI_COMMAND) |
+                       PCI_COMMAND_SERR);
+    qpci_config_writew(k.dev, exp + PCI_EXP_DEVCTL,
+                       PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE |
+                       PCI_EXP_DEVCTL_FERE | PCI_EXP_DEVCTL_URRE);
+    pm_start_xfer(&k, pat);
+
+    aer_inject(&k, "-c ks RCVR");
+    g_assert_cmphex(qtest_readl(k.qts, KS_MMCFG(KS_AER + PCI_ERR_COR_STATUS)),
+                    ==, PCI_ERR_COR_RCVR);
+    g_assert(qpci_config_readw(k.dev, exp + PCI_EXP_DEVSTA) &
+             PCI_EXP_DEVSTA_CED);
+    aer_inject(&k, "ks COMP_TIME");
+    g_assert_cmphex(qtest_readl(k.qts,
+                                KS_MMCFG(KS_AER + PCI_ERR_UNCOR_STATUS)),
+                    ==, PCI_ERR_UNC_COMP_TIME);
+    g_assert(qpci_config_readw(k.dev, exp + PCI_EXP_DEVSTA) &
+             PCI_EXP_DEVSTA_NFED);
+    /* W1C clears the log. */
+    qtest_writel(k.qts, KS_MMCFG(KS_AER + PCI_ERR_UNCOR_STATUS),
+                 PCI_ERR_UNC_COMP_TIME);
+    aer_inject(&k, "ks MALF_TLP");
+    g_assert_cmphex(qtest_readl(k.qts,
+                                KS_MMCFG(KS_AER + PCI_ERR_UNCOR_STATUS)),
+                    ==, PCI_ERR_UNC_MALF_TLP);
+    g_assert(qpci_config_readw(k.dev, exp + PCI_EXP_DEVSTA) &
+             PCI_EXP_DEVSTA_FED);
+
+    /* None of them touched the device: the transfer completes. */
+    g_assert_cmphex(rd(&k, KESYNC_REG_SCRATCH), ==, 0x1234);
+    step(&k, due(&k, 4096));
+    g_assert_cmphex(urd(&k, 0, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_DONE);
+
+    /* The root port's secondary bus reset resets the function. */
+    rp = qpci_device_find(k.bus, RP_DEVFN);
+    g_assert(rp);
+    rpdev_exp = qpci_config_readb(rp, PCI_BRIDGE_CONTROL);
+    qpci_config_writeb(rp, PCI_BRIDGE_CONTROL,
+                       rpdev_exp | PCI_BRIDGE_CTL_BUS_RESET);
+    qpci_config_writeb(rp, PCI_BRIDGE_CONTROL, rpdev_exp);
+    g_free(rp);
+    g_free(k.dev);
+    kdev_map_at(&k, RP_KS_DEVFN);
+    g_assert_cmphex(rd(&k, KESYNC_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(urd(&k, 0, KESYNC_UNIT_DESC_LO), ==, 0);
+    kdev_close(&k);
+}
+
 /* ---- Migration ----------------------------------------------------------- */
 
 static void wait_migration(QTestState *qts)
@@ -2895,6 +3102,10 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/abort", test_abort);
     qtest_add_func("/kesync/reset", test_reset);
     qtest_add_func("/kesync/system-reset", test_system_reset);
+    qtest_add_func("/kesync/pm/caps", test_pm_caps);
+    qtest_add_func("/kesync/pm/d3hot", test_pm_d3hot);
+    qtest_add_func("/kesync/pcie/flr", test_pcie_flr);
+    qtest_add_func("/kesync/pcie/aer", test_pcie_aer);
     qtest_add_func("/kesync/surprise-removal", test_removal);
     qtest_add_func("/kesync/migrate", test_migrate);
     qtest_add_func("/kesync/migrate/bad-stream", test_migrate_bad_stream);
