@@ -586,6 +586,14 @@ def run_host_tests(args):
     return "tools", total, time.time() - t0
 
 
+def run_kunit(args):
+    """scripts/kunit.sh: the KUnit suite (module/.kunitconfig) on a kernel
+    of its own under kunit.py, no device and no initramfs."""
+    res, wall = run_tap_command(
+        "kunit", [os.path.join(ROOT, "scripts/kunit.sh")], args)
+    return "kunit", res, wall
+
+
 def run_kbuild(args):
     """kesync.ko for every kernel of kernel/targets (W=1, no warning
     allowed; scripts/kernel.sh build), and each kernel's initramfs."""
@@ -903,6 +911,10 @@ def main():
         host_step(prog, total, "tools", "host-side tests of the runner, "
                   "kesyncctl and the installer (tests/host)",
                   run_host_tests, args)
+    if not args.no_host:
+        host_step(prog, total, "kunit", "the KUnit suite under kunit.py "
+                  "(the first time a kernel build of about 10 minutes)",
+                  run_kunit, args)
     if not args.no_guest or args.kbuild:
         host_step(prog, total, "kbuild", "kesync.ko for every kernel of "
                   "kernel/targets, W=1", run_kbuild, args)
