@@ -5,7 +5,8 @@
 #   make run     build everything, boot a guest, show the device working
 #   make check   run every test; the last line is "N passed, N failed"
 #
-# Other targets: shell, deps, qemu, module, guest, debug, bench, lint, clean.
+# Other targets: shell, deps, qemu, module, guest, debug, kunit, bench, lint,
+# clean.
 
 SHELL := /bin/bash
 B := build
@@ -43,7 +44,7 @@ endif
 
 
 .PHONY: FORCE all run shell check check-host check-guest deps qemu module guest \
-	initramfs debug bench lint check-quick clean distclean help host-tools
+	initramfs debug bench lint check-quick clean distclean help host-tools kunit
 
 all: deps qemu initramfs
 
@@ -133,6 +134,10 @@ check: all debug host-tools
 
 check-quick: all host-tools
 	@scripts/check.sh $(ARGS)
+
+# The KUnit suite alone (module/.kunitconfig under kunit.py, no device).
+kunit: deps qemu
+	@scripts/kunit.sh
 
 # Benchmarks: kesync against QEMU's NVMe in one guest; results in build/bench.
 bench: all

@@ -208,6 +208,9 @@ done
 
 log "installing ${#missing[@]} Debian packages:"
 print_table '[kesync]   ' "${idx[@]}"
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+	die "installing needs root, and sudo is not installed: run 'apt-get install ${missing[*]}' as root (or install them another way and set KESYNC_SKIP_DEPS=1)"
+fi
 export DEBIAN_FRONTEND=noninteractive
 run_step apt-get-update apt-get update ||
 	die "apt-get update failed (above): is Debian's archive reachable, are /etc/apt/sources.list* right?"

@@ -14,6 +14,7 @@
  * poll() not ready) while they are queued behind a hung one.
  */
 #define _GNU_SOURCE
+#include <glob.h>
 #include <pthread.h>
 
 #include "kesync_test.h"	/* and kselftest_harness.h */
@@ -442,6 +443,51 @@ static int start_reader(pthread_t *th, struct reader *r, int fd)
 	return kt_wait_blocked(getpid(), r->tid, SYS_pread64, 5);
 }
 
+/* Does the driver's debugfs state show a transfer of @unit on the device? */
+static int unit_on_device(unsigned int unit)
+{
+	char line[512];
+	glob_t g;
+	int cur = -1, busy = 0;
+	unsigned int u;
+	FILE *f;
+
+	if (glob("/sys/kernel/debug/kesync/*/state", 0, NULL, &g) ||
+	    g.gl_pathc != 1) {
+		globfree(&g);
+		return -1;
+	}
+	f = fopen(g.gl_pathv[0], "r");
+	globfree(&g);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "unit %u ", &u) == 1)
+			cur = u;
+		else if (cur == (int)unit &&
+			 sscanf(line, "  isr: timer_count %*d busy %d", &busy) == 1)
+			break;
+	}
+	fclose(f);
+	return busy;
+}
+
+/*
+ * Wait, at most @s seconds, until unit @unit's transfer is on the device.
+ * A reader blocked in pread() may still sit in the driver thread's queue
+ * (the thread pump): cancelled there, it leaves the armed fault to the
+ * next transfer, and the test would measure that one instead.
+ */
+static int wait_on_device(unsigned int unit, double s)
+{
+	double end = kt_now() + s;
+	int r;
+
+	while ((r = unit_on_device(unit)) == 0 && kt_now() < end)
+		usleep(1000);
+	return r == 1 ? 0 : -1;
+}
+
 static int join_within(pthread_t th, double s)
 {
 	struct timespec ts;
@@ -486,6 +532,7 @@ TEST_F(cx, close_from_thread_inflight)
 	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_HANG, 1, 0));
 	L->last = kt_now();
 	ASSERT_EQ(0, start_reader(&th, &r, fd));
+	ASSERT_EQ(0, wait_on_device(0, 5));
 	tclose = kt_now();
 	EXPECT_EQ(0, close(fd));
 	closed_reader(_metadata, th, &r, tclose);
@@ -574,6 +621,7 @@ TEST_F(cx, cancel_ioctl_from_thread)
 	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_HANG, 1, 0));
 	L->last = kt_now();
 	ASSERT_EQ(0, start_reader(&th, &r, fd));
+	ASSERT_EQ(0, wait_on_device(0, 5));
 	tcancel = kt_now();
 	EXPECT_EQ(0, ioctl(fd, KESYNC_IOC_CANCEL)) TH_LOG("%s", strerror(errno));
 	closed_reader(_metadata, th, &r, tcancel);
