@@ -780,11 +780,12 @@ class Progress:
             return
         self._clear()
         if self.running:
-            cols = 80
+            cols = 0
             try:
                 cols = os.get_terminal_size(self.out.fileno()).columns
             except OSError:
                 pass
+            cols = cols if cols > 20 else 80   # a pty may report 0
             self.status = ("  running: " + self._running())[:cols - 1]
             self.out.write(self.status)
         self.out.flush()

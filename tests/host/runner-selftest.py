@@ -8,6 +8,7 @@ a [k/N] counter.  TAP 13 on stdout."""
 import contextlib
 import io
 import os
+import pty
 import sys
 import tempfile
 import threading
@@ -189,7 +190,40 @@ def test_progress_order():
           "\033" not in out.getvalue() and "\r" not in out.getvalue())
 
 
+def test_tty_status():
+    """On a terminal: a status line names what runs, a result line
+    replaces it, and nothing of it is left after close()."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        p = runner.Progress()
+        p.start("boot-a")
+        p.line("[1/2] boot-b done")
+        p.end("boot-a")
+        p.close()
+        sys.stdout.write("END\n")
+        sys.stdout.flush()
+        os._exit(0)
+    out = b""
+    while True:
+        try:
+            d = os.read(fd, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    check("tty: the status line names the running boot",
+          "  running: boot-a 0s" in text, repr(text))
+    check("tty: a result line clears the status line first",
+          "\r\033[K[1/2] boot-b done" in text, repr(text))
+    check("tty: close() leaves the line clean",
+          text.endswith("\r\033[KEND\r\n"), repr(text))
+
+
 def main():
+    test_tty_status()
     test_slice()
     test_debug_rerun()
     test_two_failures_printed_once_each()
