@@ -972,13 +972,21 @@ static void kesync_reset_work(struct work_struct *work)
 	unsigned int attempt = 1, i, ms;
 	int err;
 
-	/* The function is being reset or powered down: see kesync_quiesce(). */
-	if (READ_ONCE(kdev->isr.offline))
-		return;
 	for (;;) {
+		/*
+		 * The function is being reset, powered down or recovered
+		 * (kesync_quiesce()): the device's answers mean nothing now,
+		 * and kesync_scs_online() ends this reset and restarts the
+		 * units once the function is back.  Looked at on every pass:
+		 * the controller can go offline while this waits.
+		 */
+		if (READ_ONCE(kdev->isr.offline))
+			return;
 		ms = READ_ONCE(kesync_reset_timeout_ms);
 		err = kesync_wait_reset(kdev, ms);
 		trace_kesync_reset(kdev, attempt, err);
+		if (READ_ONCE(kdev->isr.offline))
+			return;
 		if (!err) {
 			kesync_sync_exec(kdev, &kesync_scs_reset_finish, &fin);
 			if (!fin.again)

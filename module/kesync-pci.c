@@ -450,7 +450,8 @@ static void kesync_quiesce(struct kesync_dev *kdev, bool touch_hw)
 		 * read flushes; the reset itself ends soon after.
 		 */
 		if (readl_poll_timeout(kdev->regs + KESYNC_REG_STATUS, st,
-				       !(st & KESYNC_STATUS_RESETTING),
+				       !(st & KESYNC_STATUS_RESETTING) ||
+				       st == ~0u,
 				       100, READ_ONCE(kesync_reset_timeout_ms) *
 				       USEC_PER_MSEC))
 			dev_warn(&kdev->pdev->dev,
@@ -483,8 +484,13 @@ static int kesync_reinit(struct kesync_dev *kdev)
 	u32 magic;
 
 	mutex_lock(&kdev->pm.lock);
-	if (!kdev->pm.quiesced || kesync_io_stopped(kdev))
+	if (!kdev->pm.quiesced)
 		goto unlock;
+	if (kesync_io_stopped(kdev)) {
+		/* Dead already (gone, or its resets failed): not recovered. */
+		ret = -EIO;
+		goto unlock;
+	}
 	/* Not restored (no saved state), the BAR would read zeros. */
 	magic = kesync_rd(kdev, KESYNC_REG_MAGIC);
 	if (magic != KESYNC_MAGIC) {
