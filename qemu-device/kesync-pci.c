@@ -1611,6 +1611,14 @@ static const char *kesync_loaded_bad(KesyncState *s)
         if (x->phase == KESYNC_PH_RUN && s->timer_gen != x->gen) {
             return "transfer timer of another transfer";
         }
+        /*
+         * SPURIOUS's half-way event re-arms the timer for the end as it
+         * fires (KESYNC_TEV_SPURIOUS_OWED): unarmed, nothing would end it.
+         */
+        if (x->phase == KESYNC_PH_RUN &&
+            x->timer_event == KESYNC_TEV_SPURIOUS && !armed) {
+            return "half-way event of a transfer timer not armed";
+        }
         if (x->phase == KESYNC_PH_HANG && armed) {
             return "transfer timer armed for a hung transfer";
         }

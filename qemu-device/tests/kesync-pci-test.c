@@ -2614,6 +2614,9 @@ static void test_migrate_bad_stream(void)
             { MS_TIMER_GEN, 8, 0 } } },
         { "run: during a controller reset", false, {
             { MS_RESETTING, 1, 1 } } },
+        /* SPURIOUS's half-way event re-arms the timer when it fires. */
+        { "run: half-way event, timer not armed", false, {
+            { MS_TEV, 4, 1 }, { MS_XFER_TIMER, 8, UINT64_MAX } } },
         { "phase 4", false, { { MS_PHASE, 4, 4 } } },
         /* FETCH: not fetched yet, no timer. */
         { "fetch: timer armed", false, { { MS_PHASE, 4, 1 } } },
