@@ -9,12 +9,22 @@
 #   $KESYNC_CACHE/qemu/<version>/build-<cfg>  ninja build dir
 # A new Debian QEMU version gets a new tree and a build from scratch; an edit
 # of qemu-device/ or include/ only re-runs the graft and an incremental ninja.
+#
+# qemu.sh --gcov: the same QEMU configured with --enable-gcov, in a build
+# directory of its own (another configure key), linked as
+# build/coverage/qemu/{qemu-system-x86_64,kesync-pci-test} for 'make
+# coverage'; the .gcda files it writes stay in that build directory.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features --enable-kvm
 	--disable-docs --disable-install-blobs --disable-werror)
 APTDIR=$KESYNC_CACHE/apt
+OUT=$KESYNC_BUILD
+if [ "${1:-}" = --gcov ]; then
+	CONFIGURE_FLAGS+=(--enable-gcov)
+	OUT=$KESYNC_BUILD/coverage/qemu
+fi
 
 # A private apt configuration that adds deb-src entries for the archives the
 # system already uses; the system's own apt sources are left alone.
@@ -142,6 +152,15 @@ main() {
 			{ tail -n 30 "$bld/configure.log" >&2; die "QEMU configure failed"; }
 	fi
 
+	if [ "$OUT" != "$KESYNC_BUILD" ]; then
+		# The gcov build is long and only 'make coverage' waits for it:
+		# it gives up the cache's lock once grafted and configured, so
+		# that the others' QEMU builds go on; it builds alone in its
+		# own directory.
+		exec 9>&-
+		exec 8>"$bld/.lock"
+		flock 8
+	fi
 	log "building QEMU (ninja, incremental)"
 	ninja -C "$bld" qemu-system-x86_64 tests/qtest/kesync-pci-test \
 		>"$bld/ninja.log" 2>&1 ||
@@ -149,11 +168,12 @@ main() {
 			tail -n 40 "$bld/ninja.log" >&2
 		  die "QEMU build failed (log: $bld/ninja.log)"; }
 
-	mkdir -p "$KESYNC_BUILD"
-	ln -sfn "$bld/qemu-system-x86_64" "$KESYNC_BUILD/qemu-system-x86_64"
-	ln -sfn "$bld/tests/qtest/kesync-pci-test" "$KESYNC_BUILD/kesync-pci-test"
-	printf '%s\n' "$ver" >"$KESYNC_BUILD/qemu-version"
-	printf '%s\n' "$src" >"$KESYNC_BUILD/qemu-src"
+	mkdir -p "$OUT"
+	ln -sfn "$bld/qemu-system-x86_64" "$OUT/qemu-system-x86_64"
+	ln -sfn "$bld/tests/qtest/kesync-pci-test" "$OUT/kesync-pci-test"
+	printf '%s\n' "$ver" >"$OUT/qemu-version"
+	printf '%s\n' "$src" >"$OUT/qemu-src"
+	printf '%s\n' "$bld" >"$OUT/qemu-build"
 }
 
 # One build at a time per cache (two clones or two shells may share it).

@@ -30,6 +30,8 @@
 #   --smp N           vCPUs (default 2)
 #   --interactive     attach the serial console to this terminal
 #   --quiet           do not echo the console while it runs
+# Environment: KESYNC_QEMU, the QEMU binary (default build/qemu-system-x86_64;
+# 'make coverage' boots its --enable-gcov build).
 # Exit: the job's exit code; 124 on timeout; 125 if the guest died before
 # the job ended (panic, QEMU error).
 set -euo pipefail
@@ -66,7 +68,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-qemu=$KESYNC_BUILD/qemu-system-x86_64
+qemu=${KESYNC_QEMU:-$KESYNC_BUILD/qemu-system-x86_64}
 [ -x "$qemu" ] || die "no QEMU at $qemu: run 'make qemu'"
 if [ "$debug" = 1 ]; then
 	kernel=${kernel:-$KESYNC_BUILD/debug/bzImage}
