@@ -6,7 +6,7 @@
 #   make check   run every test; the last line is "N passed, N failed"
 #
 # Other targets: shell, deps, qemu, module, guest, debug, kunit, bench, lint,
-# clean.
+# coverage, clean.
 
 SHELL := /bin/bash
 B := build
@@ -44,7 +44,8 @@ endif
 
 
 .PHONY: FORCE all run shell check check-host check-guest deps qemu module guest \
-	initramfs debug bench lint check-quick clean distclean help host-tools kunit
+	initramfs debug bench lint check-quick clean distclean help host-tools kunit \
+	coverage
 
 all: deps qemu initramfs
 
@@ -134,6 +135,13 @@ check: all debug host-tools
 
 check-quick: all host-tools
 	@scripts/check.sh $(ARGS)
+
+# Coverage of module/ and qemu-device/ (scripts/coverage.sh): every boot
+# on the debug kernel (gcov of kesync) and on a gcov build of QEMU; the
+# report in build/coverage/html, its summary line printed by 'make check'.
+coverage: all debug
+	@scripts/qemu.sh --gcov
+	@scripts/coverage.sh $(ARGS)
 
 # The KUnit suite alone (module/.kunitconfig under kunit.py, no device).
 kunit: deps qemu

@@ -58,6 +58,7 @@ coccinelle      | make lint (coccicheck) | cmd:spatch
 ocaml-nox       | coccinelle'"'"'s scripting | cmd:ocaml
 shellcheck      | make lint | cmd:shellcheck
 python3-pyflakes | make lint (the Python scripts) | cmd:pyflakes3
+gcovr           | make coverage (merges the driver'"'"'s and the device'"'"'s gcov counts) | cmd:gcovr
 groff-base      | renders the man page in the CLI'"'"'s test | cmd:groff
 libcap2         | udevadm in the guest (the udev test) | file:/usr/lib/x86_64-linux-gnu/libcap.so.2
 fio             | the real-client guest test (copied into the guest) | file:/usr/bin/fio

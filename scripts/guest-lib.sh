@@ -92,3 +92,31 @@ kesync_job_end() {
 	done
 	return 0
 }
+
+# kesync_gcov_dump: on a kernel built with CONFIG_GCOV_KERNEL (the debug
+# kernel), kesync's coverage counters (module/Kbuild: GCOV_PROFILE), kept
+# across rmmod by gcov_persist, for 'make coverage': a gzipped tar of the
+# .gcda files, base64, one "KESYNC-GCOV <line>" per line, then its length
+# and checksum so that the host can tell a complete copy.  debugfs reports
+# no file size, so each file is copied with cat first.  The console's log
+# level is lowered meanwhile: a kernel message must not split a line.
+kesync_gcov_dump() {
+	_gd=$(find /sys/kernel/debug/gcov -type d -path '*/drivers/misc/kesync' \
+		2>/dev/null | head -n 1)
+	[ -n "$_gd" ] || return 0
+	rm -rf /tmp/kesync-gcov
+	mkdir -p /tmp/kesync-gcov
+	for _f in "$_gd"/*.gcda; do
+		[ -e "$_f" ] || continue
+		cat "$_f" >"/tmp/kesync-gcov/${_f##*/}"
+	done
+	tar -C /tmp/kesync-gcov -czf /tmp/kesync-gcov.tgz .
+	_lvl=$(cut -f1 /proc/sys/kernel/printk)
+	echo 1 >/proc/sys/kernel/printk
+	base64 /tmp/kesync-gcov.tgz | sed 's/^/KESYNC-GCOV /'
+	echo "KESYNC-GCOV-END $(wc -c </tmp/kesync-gcov.tgz)" \
+		"$(md5sum </tmp/kesync-gcov.tgz | cut -d' ' -f1)"
+	echo "$_lvl" >/proc/sys/kernel/printk
+	rm -rf /tmp/kesync-gcov /tmp/kesync-gcov.tgz
+	return 0
+}

@@ -10,13 +10,18 @@ checks the IOMMU configurations for DMA faults, drives host-side steps
 ends with the line 'N passed, N failed, N skipped'.
 """
 import argparse
+import base64
 import concurrent.futures
+import hashlib
+import io
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -202,6 +207,8 @@ def guest_job(cfg, seed):
             exe += ".sh"
         lines.append("kesync_test %s %s" % (t, exe))
     lines.append("kesync_job_end")
+    # On the debug kernel: kesync's gcov counters, for 'make coverage'.
+    lines.append("kesync_gcov_dump")
     return "\n".join(lines) + "\n"
 
 
@@ -390,7 +397,9 @@ def run_config(cfg, args):
             hook = HostHook(name, logf, sock, done)
             hook.start()
         t0 = time.time()
-        p = subprocess.run(cmd, stdout=subprocess.PIPE,
+        env = dict(os.environ, KESYNC_QEMU=os.path.join(
+            args.qemu_dir, "qemu-system-x86_64"))
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, env=env,
                            stderr=subprocess.STDOUT, text=True)
         wall = time.time() - t0
         done.set()
@@ -404,8 +413,87 @@ def run_config(cfg, args):
     # SeaBIOS (the firmware of the S3 boot) clears the screen before the
     # guest's first line: no terminal control sequence may hide a marker.
     log = [TERM_CTL.sub("", ln) for ln in log]
+    if args.gcov_dir:
+        save_gcov(name, log, args.gcov_dir, res)
     analyse_boot(cfg, args, res, log, p.returncode, p.stdout, hook)
     return name, res, wall
+
+
+GCOV_LINE = re.compile(r"KESYNC-GCOV ([A-Za-z0-9+/=]+)\s*$")
+GCOV_END = re.compile(r"KESYNC-GCOV-END (\d+) ([0-9a-f]{32})")
+
+
+def save_gcov(name, log, gdir, res):
+    """The boot's kesync .gcda files (kesync_gcov_dump in guest-lib.sh)
+    into GDIR/NAME/; a copy that does not match its length and checksum
+    is said, not failed: the boot's tests still count."""
+    data, end = [], None
+    for ln in log:
+        m = GCOV_LINE.search(ln)
+        if m:
+            data.append(m.group(1))
+            continue
+        m = GCOV_END.search(ln)
+        if m:
+            end = (int(m.group(1)), m.group(2))
+    if end is None:
+        return
+    try:
+        blob = base64.b64decode("".join(data))
+    except ValueError:
+        blob = b""
+    if len(blob) != end[0] or hashlib.md5(blob).hexdigest() != end[1]:
+        say("%s: the gcov copy from the guest is damaged (%d of %d "
+            "bytes): not counted" % (name, len(blob), end[0]))
+        return
+    out = os.path.join(gdir, name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    with tarfile.open(fileobj=io.BytesIO(blob)) as t:
+        for m in t.getmembers():
+            if m.isfile() and re.fullmatch(r"\./[\w.-]+\.gcda", m.name):
+                with open(os.path.join(out, m.name[2:]), "wb") as f:
+                    f.write(t.extractfile(m).read())
+
+
+def last_coverage(args):
+    """The summary line of the last 'make coverage', with its age: the
+    figures are not remeasured by this run."""
+    path = os.path.join(BUILD, "coverage", "summary.txt")
+    if args.coverage or not os.path.exists(path):
+        return
+    with open(path) as f:
+        line = f.read().strip()
+    age = time.strftime("%Y-%m-%d %H:%M",
+                        time.localtime(os.path.getmtime(path)))
+    print("last 'make coverage' (%s): %s" % (age, line))
+
+
+def coverage_configs(configs):
+    """'make coverage': every boot on the debug kernel (gcov), once per
+    distinct set of options and programs: the kernels section's boots
+    test the same code on another kernel, and are left out, as are the
+    DKMS boots (the DKMS module is not profiled)."""
+    out, seen = [], set()
+    for c in configs:
+        kernel = c["opts"][c["opts"].index("--kernel") + 1] \
+            if "--kernel" in c["opts"] else DEFAULT_KERNEL
+        if "--dkms" in c["flags"] or kernel != DEFAULT_KERNEL:
+            continue
+        opts, skip = [], False
+        for w in c["opts"]:
+            if skip:
+                skip = False
+            elif w == "--kernel":
+                skip = True
+            elif w != "--debug":
+                opts.append(w)
+        key = (tuple(opts), tuple(sorted(c["flags"])), tuple(c["tests"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(dict(c, opts=opts + ["--debug"]))
+    return out
 
 
 def analyse_boot(cfg, args, res, log, returncode, output, hook=None):
@@ -556,13 +644,14 @@ def run_tap_command(label, cmd, args, env=None, cwd=None, rerun=None,
 
 def run_host(args):
     """The device's qtest: libqtest drives kesync-pci, no guest kernel."""
+    qdir = args.qemu_dir
     env = dict(os.environ,
-               QTEST_QEMU_BINARY=os.path.join(BUILD, "qemu-system-x86_64"))
-    base = "cd build && QTEST_QEMU_BINARY=./qemu-system-x86_64 " \
-        "./kesync-pci-test --tap -k"
+               QTEST_QEMU_BINARY=os.path.join(qdir, "qemu-system-x86_64"))
+    base = "cd %s && QTEST_QEMU_BINARY=./qemu-system-x86_64 " \
+        "./kesync-pci-test --tap -k" % show_path(qdir)
     res, wall = run_tap_command(
-        "host/qtest", [os.path.join(BUILD, "kesync-pci-test"), "--tap", "-k"],
-        args, env=env, cwd=BUILD, rerun=base,
+        "host/qtest", [os.path.join(qdir, "kesync-pci-test"), "--tap", "-k"],
+        args, env=env, cwd=qdir, rerun=base,
         rerun_one=lambda t: "%s -p %s" % (base, shlex.quote(t.split()[0])))
     return "host", res, wall
 
@@ -885,10 +974,21 @@ def main():
                     "kernel of 'make debug': lockdep, KASAN, kmemleak)")
     ap.add_argument("--host-timeout", type=int, default=600)
     ap.add_argument("--logdir", default=os.path.join(BUILD, "logs"))
+    ap.add_argument("--qemu-dir", default=BUILD,
+                    help="where qemu-system-x86_64 and kesync-pci-test are "
+                    "(default build/; 'make coverage': its gcov build)")
+    ap.add_argument("--gcov-dir",
+                    help="save each debug-kernel boot's kesync .gcda files "
+                    "under DIR/<boot>/")
+    ap.add_argument("--coverage", action="store_true",
+                    help="every boot on the debug kernel, once per distinct "
+                    "configuration (scripts/coverage.sh)")
     args = ap.parse_args()
     os.makedirs(args.logdir, exist_ok=True)
 
     configs = load_matrix(args.matrix)
+    if args.coverage:
+        configs = coverage_configs(configs)
     if args.only:
         configs = [c for c in configs if re.search(args.only, c["name"])]
     if args.tests:
@@ -911,15 +1011,18 @@ def main():
     if not args.no_host:
         host_step(prog, total, "host", "the device model under libqtest, "
                   "no guest (about 1 minute)", run_host, args)
-    if not args.no_host:
+    # 'make coverage' measures the device's qtest and the guest boots:
+    # the host tools, KUnit's kernel and the kbuild step run no profiled
+    # code.
+    if not args.no_host and not args.coverage:
         host_step(prog, total, "tools", "host-side tests of the runner, "
                   "kesyncctl and the installer (tests/host)",
                   run_host_tests, args)
-    if not args.no_host:
+    if not args.no_host and not args.coverage:
         host_step(prog, total, "kunit", "the KUnit suite under kunit.py "
                   "(the first time a kernel build of 10 to 18 minutes)",
                   run_kunit, args)
-    if not args.no_guest or args.kbuild:
+    if (not args.no_guest and not args.coverage) or args.kbuild:
         host_step(prog, total, "kbuild", "kesync.ko for every kernel of "
                   "kernel/targets, W=1", run_kbuild, args)
     if args.packaging:
@@ -983,6 +1086,7 @@ def main():
         print("\nfailed:")
         for name, _, _ in total.failed:
             print("  " + name)
+    last_coverage(args)
     print("wall time %s (guests %s); seed %d; logs in %s" %
           (fmt_wall(time.time() - t0), fmt_wall(guest_wall), args.seed,
            show_path(args.logdir)))

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The table of 'make coverage' (scripts/coverage.sh): gcovr JSON files
+(one per guest boot for the driver, one for the device) merged by source
+file, then per file lines run, branches taken and the functions never
+run, with a total for module/ and one for qemu-device/.
+
+    coverage-report.py [--summary FILE] JSON...
+
+A line or branch counts once however many boots ran it; a line is code
+when gcov says so (gcovr's noncode and excluded lines are left out).  The
+summary line ("coverage: module/ L% lines, B% branches; qemu-device/ ...")
+goes to FILE too, for 'make check' to print."""
+
+import argparse
+import json
+import os
+import sys
+
+
+def short(path):
+    """module/NAME for the kernel tree's copy of the driver, qemu-device/
+    for QEMU's copy of the device."""
+    base = os.path.basename(path)
+    if "/drivers/misc/kesync/" in path:
+        return "module/" + base
+    if path.endswith("hw/misc/kesync-pci.c"):
+        return "qemu-device/" + base
+    return path
+
+
+class File:
+    def __init__(self):
+        self.lines = {}     # line number -> run at all
+        self.branches = {}  # (line, index) -> taken at all
+        self.funcs = {}     # (name, line) -> run at all
+
+    def add(self, rec):
+        for ln in rec.get("lines", []):
+            if ln.get("gcovr/noncode") or ln.get("gcovr/excluded"):
+                continue
+            n = ln["line_number"]
+            self.lines[n] = self.lines.get(n, False) or ln["count"] > 0
+            for i, b in enumerate(ln.get("branches", [])):
+                k = (n, i)
+                self.branches[k] = self.branches.get(k, False) or \
+                    b["count"] > 0
+        for fn in rec.get("functions", []):
+            k = (fn["name"], fn["lineno"])
+            self.funcs[k] = self.funcs.get(k, False) or \
+                fn["execution_count"] > 0
+
+
+def pct(part, whole):
+    return 100.0 * part / whole if whole else 100.0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--summary")
+    ap.add_argument("json", nargs="+")
+    args = ap.parse_args()
+
+    files = {}
+    boots = []
+    for path in args.json:
+        with open(path) as f:
+            data = json.load(f)
+        name = os.path.basename(path)[:-len(".json")]
+        if name.startswith("module-"):
+            boots.append(name[len("module-"):])
+        for rec in data.get("files", []):
+            files.setdefault(short(rec["file"]), File()).add(rec)
+
+    groups = {"module/": [0, 0, 0, 0], "qemu-device/": [0, 0, 0, 0]}
+    print("%-28s %14s %14s  %s" % ("file", "lines", "branches",
+                                   "functions never run"))
+    for name in sorted(files):
+        f = files[name]
+        lr, lt = sum(f.lines.values()), len(f.lines)
+        br, bt = sum(f.branches.values()), len(f.branches)
+        never = sorted((ln, fn) for (fn, ln), run in f.funcs.items()
+                       if not run)
+        print("%-28s %5.1f%% %3d/%-4d %5.1f%% %3d/%-4d  %s" % (
+            name, pct(lr, lt), lr, lt, pct(br, bt), br, bt,
+            ", ".join(fn for _, fn in never) or "-"))
+        for g, acc in groups.items():
+            if name.startswith(g):
+                acc[0] += lr
+                acc[1] += lt
+                acc[2] += br
+                acc[3] += bt
+    parts = []
+    for g, (lr, lt, br, bt) in groups.items():
+        if lt:
+            parts.append("%s %.1f%% lines, %.1f%% branches" %
+                         (g, pct(lr, lt), pct(br, bt)))
+    summary = "coverage: %s (driver: %d boot%s on the debug kernel)" % (
+        "; ".join(parts) or "no data", len(boots),
+        "" if len(boots) == 1 else "s")
+    print(summary)
+    if args.summary:
+        with open(args.summary, "w") as f:
+            f.write(summary + "\n")
+    return 0 if files else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
