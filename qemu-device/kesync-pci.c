@@ -1320,6 +1320,19 @@ static void kesync_write_pmcsr(KesyncState *s, bool was_d3hot)
 }
 
 /*
+ * While surprise-removed the function is off the link: a configuration
+ * read completes with all ones, as the port answers a request nobody
+ * claims, and a write is dropped, as for the BARs (section 11.3).
+ */
+static uint32_t kesync_read_config(PCIDevice *pdev, uint32_t addr, int len)
+{
+    if (KESYNC_PCI(pdev)->removed) {
+        return MAKE_64BIT_MASK(0, len * 8);
+    }
+    return pci_default_read_config(pdev, addr, len);
+}
+
+/*
  * MSI/MSI-X enable changes decide whether INTx is driven.
  *
  * Clearing the MSI-X function mask sends the pending messages from inside
@@ -1337,6 +1350,9 @@ static void kesync_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
     bool engaged = guard->engaged_in_io;
     bool was_d3hot = kesync_d3hot(s);
 
+    if (s->removed) {
+        return;
+    }
     /* Those messages may unplug the device too (see kesync_gone()). */
     object_ref(OBJECT(s));
     guard->engaged_in_io = true;
@@ -2047,6 +2063,7 @@ static void kesync_class_init(ObjectClass *oc, void *data)
 
     pc->realize = kesync_realize;
     pc->exit = kesync_exit;
+    pc->config_read = kesync_read_config;
     pc->config_write = kesync_write_config;
     pc->vendor_id = KESYNC_PCI_VENDOR_ID;
     pc->device_id = KESYNC_PCI_DEVICE_ID;

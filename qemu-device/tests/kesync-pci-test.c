@@ -1871,6 +1871,7 @@ static void test_removal(void)
     FaultEnv f;
     Kdev *k = &f.k;
     uint32_t rec[4];
+    uint16_t cmd;
 
     fenv_open(&f, false);
     fenv_start(&f, 0, 1);
@@ -1880,6 +1881,12 @@ static void test_removal(void)
     g_assert_cmphex(rd(k, KESYNC_REG_INTR_STATUS), ==, 0xffffffff);
     g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==, 0xffffffff);
     g_assert_cmphex(qpci_io_readb(k->dev, k->bar, 0), ==, 0xff);
+    /* Off the link: configuration space reads all ones, ignores writes. */
+    cmd = qpci_config_readw(k->dev, PCI_COMMAND);
+    g_assert_cmphex(qpci_config_readw(k->dev, PCI_VENDOR_ID), ==, 0xffff);
+    g_assert_cmphex(qpci_config_readl(k->dev, PCI_VENDOR_ID), ==, 0xffffffff);
+    g_assert_cmphex(cmd, ==, 0xffff);
+    qpci_config_writew(k->dev, PCI_COMMAND, 0);
     wr(k, KESYNC_REG_INTR_RAISE, 1);
     wr(k, KESYNC_REG_SCRATCH, 7);
     step(k, 10 * due(k, 4096));
@@ -1889,6 +1896,9 @@ static void test_removal(void)
 
     /* Back: the in-flight transfer never completed, writes were lost. */
     g_assert(qom_set(k->qts, "surprise-removal", "false"));
+    g_assert_cmphex(qpci_config_readw(k->dev, PCI_VENDOR_ID), ==,
+                    KESYNC_PCI_VENDOR_ID);
+    g_assert(qpci_config_readw(k->dev, PCI_COMMAND) & PCI_COMMAND_MASTER);
     g_assert_cmphex(rd(k, KESYNC_REG_SCRATCH), ==, 0);
     g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_BUSY);
     g_assert_cmphex(rd(k, KESYNC_REG_INTR_STATUS), ==, 0);
