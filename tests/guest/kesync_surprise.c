@@ -191,8 +191,9 @@ TEST_F_TIMEOUT(surprise, surprise_removal_during_io, 150)
 	TH_LOG("I/O failed %.2f s after the surprise removal (bound %.1f s)",
 	       t_end - t_gone, ENODEV_BOUND_S);
 	EXPECT_GE(ENODEV_BOUND_S, t_end - t_gone)
-		TH_LOG("-ENODEV %.2f s after the removal, T + 1 = %d s: another timeout was waited for?",
-		       t_end - t_gone, SURPRISE_T + 1);
+		TH_LOG("-ENODEV %.2f s after the removal, T + 1 = %d s: %s",
+		       t_end - t_gone, SURPRISE_T + 1,
+		       "another timeout was waited for?");
 	EXPECT_EQ(0, access(path, F_OK)) TH_LOG("the PCI device is already gone");
 	snprintf(dev, sizeof(dev), KT_DEV_FMT, 0);
 	fd = open(dev, O_RDWR);
