@@ -712,12 +712,12 @@ const struct kesync_scs kesync_scs_program_control = {
  * space: gone, the device does no DMA either; there, the abort cannot be
  * trusted, a controller reset ends the transfer instead and the unit is
  * marked reset_hit, so its buffers stay mapped until the reset (with bus
- * mastering off) is over; anything else, the transfer had finished first.  Its record and
- * interrupt may still be on their way (or lost), but the unit registers
- * already hold the completion: it is handed to the DpcForIsr here, as the
- * ISR would, so the cancellation does not wait for them.  (Should the
- * interrupt come after all, the ISR finds nothing new and counts it as
- * spurious.)
+ * mastering off) is over; anything else, the transfer had finished first.
+ * Its record and interrupt may still be on their way (or lost), but the
+ * unit registers already hold the completion: it is handed to the
+ * DpcForIsr here, as the ISR would, so the cancellation does not wait for
+ * them.  (Should the interrupt come after all, the ISR finds nothing new
+ * and counts it as spurious.)
  *
  * Context: SynchCritSection, from DpcForIsr.
  * Return: true when the transfer was stopped by the abort (or is over for
@@ -743,7 +743,7 @@ static bool kesync_scs_abort_fn(struct kesync_dev *kdev, void *ctx)
 	if (a->status == ~0u) {
 		a->ones = kesync_all_ones(kdev);
 		if (!kdev->isr.gone) {
-			/* The reset (this one, or one under way) ends it. */
+			/* Ended by a reset: this one, or one already due. */
 			u->isr.busy = false;
 			u->isr.reset_hit = true;
 			kesync_tcount_stop(&u->isr);
