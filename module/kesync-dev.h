@@ -412,6 +412,15 @@ struct kesync_unit {
  * @isr.offline: the function is being reset, suspended or recovered
  *	(kesync_dev.pm): transfers are not programmed, resets not started;
  *	read locklessly (READ_ONCE) by the reset worker
+ * @isr.gone: a register read all ones and configuration space confirmed
+ *	that the function is absent (kesync_ones_verdict()): nothing is
+ *	programmed any more, and the reset worker fails every request with
+ *	-ENODEV.  Never cleared; read locklessly (READ_ONCE) by the reset
+ *	worker and kesync_hw_gone()
+ * @isr.bad_read: a register read all ones on a function that answers
+ *	configuration space: the controller reset programmed for it keeps
+ *	bus mastering off until it is seen through (kesync_reset_work());
+ *	read locklessly (READ_ONCE) by the reset worker
  * @isr.sw_irqs: KESYNC_INTR_SW interrupts seen
  */
 struct kesync_dev {
@@ -473,6 +482,8 @@ struct kesync_dev {
 		spinlock_t lock;
 		bool resetting;
 		bool offline;
+		bool gone;
+		bool bad_read;
 		u64 resets;
 		u64 sw_irqs;
 	} ____cacheline_aligned isr;

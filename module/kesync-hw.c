@@ -21,12 +21,19 @@
  *
  * Nothing else reads or writes the "isr" sub-structs, except IoTimer's
  * lockless look at the timer counter, which the NT design also does.
+ *
+ * A register that reads all ones is never taken at its word: the ISR, the
+ * IoTimer's expiry and the abort ask configuration space whether the
+ * function is still there (kesync_all_ones()).  Gone, nothing is
+ * programmed any more and every request fails with -ENODEV at once; there,
+ * the controller is reset, with bus mastering off until the reset is over.
  */
 
 #include <linux/bitops.h>
 #include <linux/jump_label.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
+#include <linux/pci.h>
 #include <linux/sched/clock.h>
 #include <linux/workqueue.h>
 
@@ -118,6 +125,58 @@ bool kesync_sync_exec(struct kesync_dev *kdev, const struct kesync_scs *scs,
 	return ret;
 }
 
+/* ---- Absence ------------------------------------------------------------ */
+
+/**
+ * kesync_hw_absent - is the function really gone?
+ * @kdev: the controller
+ *
+ * A BAR read of all ones does not say: a poisoned completion, a wedged
+ * device or D3hot give it too.  Configuration space does: the PCI core
+ * knows the function disconnected, or its vendor ID reads all ones (the
+ * port's answer to a request no function takes).
+ *
+ * Context: any, hardirq included; a configuration read under the PCI
+ * core's raw pci_lock, no sleeping.
+ * Return: true when the function is absent.
+ */
+bool kesync_hw_absent(struct kesync_dev *kdev)
+{
+	u16 vendor;
+
+	if (pci_dev_is_disconnected(kdev->pdev))
+		return true;
+	/* On failure the accessor leaves all ones in vendor too. */
+	pci_read_config_word(kdev->pdev, PCI_VENDOR_ID, &vendor);
+	return PCI_POSSIBLE_ERROR(vendor);
+}
+
+static bool kesync_scs_reset_fn(struct kesync_dev *kdev, void *ctx)
+	__must_hold(&kdev->isr.lock);
+
+/*
+ * kesync_all_ones - a register of the controller read all ones
+ *
+ * kesync_ones_verdict() decides, with a configuration read when it must.
+ * GONE: the controller is marked gone.  RESET: the device is there but
+ * cannot be trusted; SynchCritSection_2 programs a controller reset, which
+ * ends every transfer in flight (their units are marked reset_hit and keep
+ * their buffers until the reset is over).  On either, the caller queues
+ * the reset worker once it has dropped the lock: it fails everything with
+ * -ENODEV, or sees the reset through with bus mastering off.
+ *
+ * Context: under kesync_dev.isr.lock (an ISR or a SynchCritSection).
+ */
+static enum kesync_ones kesync_all_ones(struct kesync_dev *kdev)
+	__must_hold(&kdev->isr.lock)
+{
+	enum kesync_ones v = kesync_ones_verdict(kdev, kesync_hw_absent);
+
+	if (v == KESYNC_ONES_RESET)
+		kesync_scs_reset_fn(kdev, NULL);
+	return v;
+}
+
 /* ---- Completions -------------------------------------------------------- */
 
 /*
@@ -149,8 +208,9 @@ static bool kesync_read_cmpl(struct kesync_unit *u, struct kesync_snap *s)
 	if (s->seq == u->isr.seen_seq)
 		return false;
 	s->status = kesync_unit_rd(u, KESYNC_UNIT_STATUS);
+	/* All ones: no completion (the caller's INTR_STATUS or MAGIC tells). */
 	if (s->seq == ~0u && s->status == ~0u)
-		return false;	/* all ones: the device is gone */
+		return false;
 	s->tag = kesync_unit_rd(u, KESYNC_UNIT_TAG);
 	s->bytes = kesync_unit_rd(u, KESYNC_UNIT_BYTES);
 	return true;
@@ -259,20 +319,27 @@ static void kesync_isr_ctrl_done(struct kesync_dev *kdev, u32 events)
  * @irq: the vector
  * @data: the controller
  *
- * Context: hardirq; takes kesync_dev.isr.lock.
+ * INTR_STATUS reading all ones is handed to kesync_all_ones(), which
+ * confirms with configuration space whether the device is gone.
+ *
+ * Context: hardirq; takes kesync_dev.isr.lock; queues the reset worker.
  * Return: IRQ_HANDLED when a controller event was pending.
  */
 irqreturn_t kesync_isr_ctrl(int irq, void *data)
 {
 	struct kesync_dev *kdev = data;
+	enum kesync_ones ones;
 	u32 st, events;
 	u64 t0;
 
 	spin_lock(&kdev->isr.lock);
 	t0 = kesync_irqoff_start();
 	st = kesync_rd(kdev, KESYNC_REG_INTR_STATUS);
-	if (st == ~0u) {			/* surprise removal */
+	if (st == ~0u) {			/* gone, or a bad read */
+		ones = kesync_all_ones(kdev);
 		spin_unlock(&kdev->isr.lock);
+		if (ones != KESYNC_ONES_NOTHING)
+			queue_work(kdev->wq, &kdev->reset_work);
 		return IRQ_NONE;
 	}
 	st &= KESYNC_INTR_CTRL_MASK;
@@ -295,10 +362,13 @@ irqreturn_t kesync_isr_ctrl(int irq, void *data)
  * Acknowledges by writing them back (W1C) before looking at the records, so
  * a completion that lands meanwhile raises its bit again.  For the level
  * INTx line the acknowledgment is flushed with a read, so the line is low
- * before the interrupt is unmasked.  Reads of all ones mean the device is
- * gone (surprise removal): not ours.
+ * before the interrupt is unmasked.  A read of all ones is not ours to
+ * claim, and says the device is gone or cannot be read: kesync_all_ones()
+ * asks configuration space which, so that an interrupt dismissed at a
+ * surprise removal fails the I/O now instead of leaving it to a timeout,
+ * and a device that is there is reset.
  *
- * Context: hardirq; takes kesync_dev.isr.lock.
+ * Context: hardirq; takes kesync_dev.isr.lock; queues the reset worker.
  * Return: IRQ_NONE when the device raised nothing (shared INTx).
  */
 irqreturn_t kesync_isr_shared(int irq, void *data)
@@ -306,6 +376,7 @@ irqreturn_t kesync_isr_shared(int irq, void *data)
 	struct kesync_dev *kdev = data;
 	struct kesync_snap s[KESYNC_MAX_UNITS];
 	enum kesync_poll r[KESYNC_MAX_UNITS];
+	enum kesync_ones ones;
 	unsigned long units;
 	unsigned int i;
 	u32 st, events;
@@ -315,7 +386,10 @@ irqreturn_t kesync_isr_shared(int irq, void *data)
 	t0 = kesync_irqoff_start();
 	st = kesync_rd(kdev, KESYNC_REG_INTR_STATUS);
 	if (st == ~0u) {
+		ones = kesync_all_ones(kdev);
 		spin_unlock(&kdev->isr.lock);
+		if (ones != KESYNC_ONES_NOTHING)
+			queue_work(kdev->wq, &kdev->reset_work);
 		return IRQ_NONE;
 	}
 	st &= kdev->intr_mask;
@@ -402,6 +476,12 @@ const struct kesync_scs kesync_scs_reset = {
  * handed to the DpcForIsr as the ISR would have.  Otherwise the transfer
  * timed out and SynchCritSection_2 programs a controller reset.
  *
+ * The record is in memory and says nothing about the device: an interrupt
+ * lost at a surprise removal is found here after the device left.  So at
+ * expiry MAGIC is read too; all ones goes to kesync_all_ones().  Gone, the
+ * completion found is still handed over (its data did move), but nothing
+ * is programmed any more: the I/O fails now, not one timeout later.
+ *
  * Context: SynchCritSection, from the IoTimer (softirq).
  * Return: true when the tick found something (see @ctx->result).
  */
@@ -411,20 +491,32 @@ static bool kesync_scs_timer_tick_fn(struct kesync_dev *kdev, void *ctx)
 	struct kesync_tick_ctx *t = ctx;
 	struct kesync_unit *u = t->unit;
 	struct kesync_snap s;
+	bool found;
 
 	lockdep_assert_held(&kdev->isr.lock);
 	t->result = KESYNC_TICK_NONE;
+	t->ones = KESYNC_ONES_NOTHING;
 	if (kesync_tcount_tick(&u->isr) != KESYNC_TCOUNT_EXPIRED)
 		return false;
 
-	if (kesync_unit_poll(u, &s) == KESYNC_POLL_DONE) {
+	found = kesync_unit_poll(u, &s) == KESYNC_POLL_DONE;
+	if (kesync_rd(kdev, KESYNC_REG_MAGIC) == ~0u)
+		t->ones = kesync_all_ones(kdev);
+	if (found) {
 		u->isr.lost_irq = true;
 		t->result = KESYNC_TICK_LOST_IRQ;
 		return true;
 	}
+	if (kdev->isr.gone) {
+		t->result = KESYNC_TICK_GONE;
+		return true;
+	}
 	u->isr.timed_out = true;
 	t->result = KESYNC_TICK_TIMEOUT;
-	return kesync_scs_reset_fn(kdev, NULL);
+	/* Unless kesync_all_ones() programmed it already. */
+	if (t->ones != KESYNC_ONES_RESET)
+		kesync_scs_reset_fn(kdev, NULL);
+	return true;
 }
 
 const struct kesync_scs kesync_scs_timer_tick = {
@@ -446,6 +538,8 @@ const struct kesync_scs kesync_scs_timer_tick = {
  * with the register.  Reports the units whose transfer the reset ended,
  * for their DpcForIsr; while the controller is offline it leaves them to
  * kesync_scs_online_fn(), which reports them once the hardware is back.
+ * A reset for a bad read (kesync_all_ones()) is over too: the caller turns
+ * bus mastering on again before those units go on.
  *
  * Context: SynchCritSection, from the reset worker.
  * Return: true when a reset was pending and is over.
@@ -460,6 +554,7 @@ static bool kesync_scs_reset_finish_fn(struct kesync_dev *kdev, void *ctx)
 	f->finished = false;
 	f->again = false;
 	f->kick = 0;
+	f->set_master = false;
 	if (!kdev->isr.resetting)
 		return false;
 	if (kesync_rd(kdev, KESYNC_REG_STATUS) & KESYNC_STATUS_RESETTING) {
@@ -467,6 +562,8 @@ static bool kesync_scs_reset_finish_fn(struct kesync_dev *kdev, void *ctx)
 		return false;
 	}
 	kdev->isr.resetting = false;
+	f->set_master = kdev->isr.bad_read;
+	kdev->isr.bad_read = false;
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 
@@ -488,6 +585,8 @@ const struct kesync_scs kesync_scs_reset_finish = {
  * StartIo does in the NT design (timeout + 1 s, in case IoTimer just ran)
  * and ring the doorbell.  The descriptor address registers were written at
  * probe and survive controller resets, so the doorbell is the only MMIO.
+ * Refused during a reset or offline (-EAGAIN, retried after), and once the
+ * device is gone (-ENODEV): nothing is written into an absent device.
  */
 static bool kesync_program_xfer(struct kesync_dev *kdev,
 				struct kesync_prog_ctx *p)
@@ -495,9 +594,11 @@ static bool kesync_program_xfer(struct kesync_dev *kdev,
 {
 	struct kesync_unit *u = p->unit;
 
-	if (kdev->isr.resetting || kdev->isr.offline) {
-		u->isr.reset_hit = true;
-		p->ret = -EAGAIN;
+	p->ret = kesync_program_refusal_locked(kdev);
+	if (p->ret) {
+		/* Gone: the reset worker fails the request, nothing to retry. */
+		if (p->ret == -EAGAIN)
+			u->isr.reset_hit = true;
 		return false;
 	}
 	u->isr.tag = p->tag;
@@ -607,16 +708,20 @@ const struct kesync_scs kesync_scs_program_control = {
  * DOORBELL ABORT is synchronous on this device and raises no interrupt and
  * writes no record.  Reading UNIT_STATUS flushes the posted doorbell write
  * and tells the outcomes apart: ABORTED, the device will not touch the
- * transfer's buffers again; all ones, the device is gone and does no DMA
- * either; anything else, the transfer had finished first.  Its record and
- * interrupt may still be on their way (or lost), but the unit registers
- * already hold the completion: it is handed to the DpcForIsr here, as the
- * ISR would, so the cancellation does not wait for them.  (Should the
- * interrupt come after all, the ISR finds nothing new and counts it as
- * spurious.)
+ * transfer's buffers again; all ones, kesync_all_ones() asks configuration
+ * space: gone, the device does no DMA either; there, the abort cannot be
+ * trusted, a controller reset ends the transfer instead and the unit is
+ * marked reset_hit, so its buffers stay mapped until the reset (with bus
+ * mastering off) is over; anything else, the transfer had finished first.
+ * Its record and interrupt may still be on their way (or lost), but the
+ * unit registers already hold the completion: it is handed to the
+ * DpcForIsr here, as the ISR would, so the cancellation does not wait for
+ * them.  (Should the interrupt come after all, the ISR finds nothing new
+ * and counts it as spurious.)
  *
  * Context: SynchCritSection, from DpcForIsr.
- * Return: true when the transfer was stopped by the abort.
+ * Return: true when the transfer was stopped by the abort (or is over for
+ * good: the device is gone).
  */
 static bool kesync_scs_abort_fn(struct kesync_dev *kdev, void *ctx)
 	__must_hold(&kdev->isr.lock)
@@ -628,11 +733,24 @@ static bool kesync_scs_abort_fn(struct kesync_dev *kdev, void *ctx)
 	lockdep_assert_held(&kdev->isr.lock);
 	a->aborted = false;
 	a->finished = false;
+	a->reset = false;
+	a->ones = KESYNC_ONES_NOTHING;
 	a->status = 0;
 	if (!u->isr.busy && !a->force)
 		return false;
 	kesync_unit_wr(u, KESYNC_UNIT_DOORBELL, KESYNC_DB_ABORT);
 	a->status = kesync_unit_rd(u, KESYNC_UNIT_STATUS);
+	if (a->status == ~0u) {
+		a->ones = kesync_all_ones(kdev);
+		if (!kdev->isr.gone) {
+			/* Ended by a reset: this one, or one already due. */
+			u->isr.busy = false;
+			u->isr.reset_hit = true;
+			kesync_tcount_stop(&u->isr);
+			a->reset = true;
+			return false;
+		}
+	}
 	state = a->status & KESYNC_USTAT_STATE_MASK;
 	if (a->status != ~0u && state != KESYNC_STATE_ABORTED) {
 		seq = kesync_unit_rd(u, KESYNC_UNIT_SEQ);
@@ -800,7 +918,8 @@ const struct kesync_scs kesync_scs_offline = {
  * again.  Each unit's sequence number is resynchronised from UNIT_SEQ,
  * which a reset of the function set back to 0.  Reports the units whose
  * transfer was ended or refused meanwhile, for their DpcForIsr, which
- * programs them again.
+ * programs them again, and whether bus mastering, which the reset worker
+ * turned off for a bad read, must be turned on again.
  *
  * Context: SynchCritSection, from kesync-pci.c's restart.
  * Return: true.
@@ -817,6 +936,9 @@ static bool kesync_scs_online_fn(struct kesync_dev *kdev, void *ctx)
 	f->kick = 0;
 	WRITE_ONCE(kdev->isr.offline, false);
 	kdev->isr.resetting = false;
+	/* The function was reset: a bad read's reset is over too. */
+	f->set_master = kdev->isr.bad_read;
+	kdev->isr.bad_read = false;
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 

@@ -11,6 +11,7 @@
 #include <linux/jump_label.h>
 
 #include "kesync-dev.h"
+#include "kesync-state.h"
 
 /* ---- Register accessors ------------------------------------------------- */
 
@@ -73,16 +74,20 @@ bool kesync_sync_exec(struct kesync_dev *kdev, const struct kesync_scs *scs,
  * struct kesync_tick_ctx - SynchCritSection_1 argument
  * @unit: the unit whose IoTimer runs
  * @result: what the tick found, enum kesync_tick_result
+ * @ones: at expiry MAGIC read all ones: the verdict (kesync_ones_verdict());
+ *	on GONE or RESET the caller queues the reset worker
  */
 struct kesync_tick_ctx {
 	struct kesync_unit *unit;
 	int result;
+	enum kesync_ones ones;
 };
 
 enum kesync_tick_result {
 	KESYNC_TICK_NONE,	/* counted down, or nothing to time */
 	KESYNC_TICK_LOST_IRQ,	/* the transfer had finished: lost interrupt */
 	KESYNC_TICK_TIMEOUT,	/* timed out: a reset is programmed */
+	KESYNC_TICK_GONE,	/* timed out, and the device is gone */
 };
 
 /**
@@ -116,9 +121,14 @@ struct kesync_ctl_ctx {
  * @force: abort even with no transfer known to be busy (the device reported
  *	something the driver did not program)
  * @status: KESYNC_UNIT_STATUS read after the abort
- * @aborted: the transfer was stopped by the abort
+ * @aborted: the transfer was stopped by the abort (or the device is gone)
  * @finished: it had finished first: its completion, taken from the unit's
  *	registers, now waits for the DpcForIsr as if the ISR had seen it
+ * @reset: STATUS read all ones on a device that is there: a controller
+ *	reset ends the transfer instead, and the unit is marked reset_hit;
+ *	its buffers stay mapped until the DpcForIsr sees the reset through
+ * @ones: STATUS read all ones: the verdict; on GONE or RESET the caller
+ *	queues the reset worker
  */
 struct kesync_abort_ctx {
 	struct kesync_unit *unit;
@@ -126,6 +136,8 @@ struct kesync_abort_ctx {
 	u32 status;
 	bool aborted;
 	bool finished;
+	bool reset;
+	enum kesync_ones ones;
 };
 
 /**
@@ -156,11 +168,14 @@ struct kesync_collect_ctx {
  * @again: the device is resetting again (a reset was programmed after the
  *	caller saw the last one end): wait once more
  * @kick: units whose transfer the reset ended (bit per unit index)
+ * @set_master: the reset was for a bad read (kesync_dev.isr.bad_read),
+ *	whose bus mastering the reset worker turned off: turn it on again
  */
 struct kesync_reset_fin_ctx {
 	bool finished;
 	bool again;
 	unsigned long kick;
+	bool set_master;
 };
 
 /**
@@ -201,6 +216,8 @@ extern const struct kesync_scs kesync_scs_snapshot;
 extern const struct kesync_scs kesync_scs_offline;
 extern const struct kesync_scs kesync_scs_online;
 extern const char *const kesync_scs_names[KESYNC_SCS_NR];
+
+bool kesync_hw_absent(struct kesync_dev *kdev);
 
 /* ---- Interrupt service routines ---------------------------------------- */
 

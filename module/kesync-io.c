@@ -64,14 +64,15 @@ static int kesync_io_error(struct kesync_dev *kdev)
  * kesync_hw_gone - has the device disappeared (surprise removal)?
  * @kdev: the controller
  *
- * Context: any; reads MMIO.
- * Return: true when the PCI core knows it is disconnected or its MAGIC
- * register reads all ones.
+ * A register read of all ones alone does not say (kesync_hw_absent()).
+ *
+ * Context: any; reads configuration space, no sleeping.
+ * Return: true when the controller was marked gone, or configuration
+ * space says the function is absent.
  */
 bool kesync_hw_gone(struct kesync_dev *kdev)
 {
-	return pci_dev_is_disconnected(kdev->pdev) ||
-	       kesync_rd(kdev, KESYNC_REG_MAGIC) == ~0u;
+	return READ_ONCE(kdev->isr.gone) || kesync_hw_absent(kdev);
 }
 
 /* ---- Adapter object: pinned user pages, DMA-mapped ---------------------- */
@@ -639,12 +640,20 @@ static bool kesync_dpc_program_next(struct kesync_unit *u,
 	return false;
 }
 
-/* Make sure the device no longer works on anything for the unit. */
-static void kesync_quiesce_unit(struct kesync_unit *u)
+/*
+ * Make sure the device no longer works on anything for the unit.
+ * Return: true when it could not be told (the unit read all ones on a
+ * device that is there): a controller reset stops it instead, and the
+ * request must keep its buffers until its DpcForIsr sees the reset over.
+ */
+static bool kesync_quiesce_unit(struct kesync_unit *u)
 {
 	struct kesync_abort_ctx a = { .unit = u, .force = true };
 
 	kesync_sync_exec(u->kdev, &kesync_scs_abort, &a);
+	if (a.ones != KESYNC_ONES_NOTHING)
+		queue_work(u->kdev->wq, &u->kdev->reset_work);
+	return a.reset;
 }
 
 /* A completion of @req's transfer.  Return: true to end @req with *res. */
@@ -676,7 +685,8 @@ static bool kesync_dpc_completion(struct kesync_unit *u, struct kesync_req *req,
 		dev_err_ratelimited(&u->dev,
 				    "unexpected completion: tag %u (expected %u), status 0x%x\n",
 				    s->tag, req->tag, s->status);
-		kesync_quiesce_unit(u);
+		if (kesync_quiesce_unit(u))
+			return false;	/* retried after the reset */
 		*res = -EIO;
 		return true;
 	}
@@ -730,18 +740,28 @@ static bool kesync_dpc_abort(struct kesync_unit *u, struct kesync_req *req,
 			     const struct kesync_collect_ctx *c, ssize_t *res)
 {
 	struct kesync_abort_ctx a = { .unit = u };
+	bool aborted;
 
 	/*
 	 * Not aborted: it finished first.  Its completion was handed over by
 	 * the abort routine (kick the DPC again to take it) or is on its way
 	 * through the ISR, which kicks it; that run ends the request.  Ending
 	 * it now would leave the completion to be taken for the unit's next
-	 * request.
+	 * request.  Or the unit read all ones on a device that is there: the
+	 * controller reset programmed for it ends the transfer, and the
+	 * request, marked reset_hit, ends once that reset is over.  Aborted
+	 * includes a device that is gone: it does no DMA without a link.
 	 */
-	if (c->busy && !kesync_sync_exec(u->kdev, &kesync_scs_abort, &a)) {
-		if (a.finished)
-			queue_work(u->kdev->wq, &u->dpc);
-		return false;
+	if (c->busy) {
+		aborted = kesync_sync_exec(u->kdev, &kesync_scs_abort, &a);
+		/* Gone: fail the rest; there: see the reset (a.reset) through. */
+		if (a.ones != KESYNC_ONES_NOTHING)
+			queue_work(u->kdev->wq, &u->kdev->reset_work);
+		if (!aborted) {
+			if (a.finished)
+				queue_work(u->kdev->wq, &u->dpc);
+			return false;
+		}
 	}
 	req->cancelled = true;
 	*res = kesync_cancel_result(req);
@@ -848,7 +868,9 @@ ended:
  * SynchCritSection_1, which recovers a lost interrupt or, at zero,
  * programs a reset through SynchCritSection_2.  With the counter set to
  * timeout + 1 when the transfer is programmed, a timeout is detected
- * between T and T + 1 s after it.
+ * between T and T + 1 s after it.  When SynchCritSection_1 found the
+ * device gone (or reading all ones while there), the reset worker fails
+ * everything with -ENODEV (or sees the reset through) at once.
  *
  * Context: softirq (timer); takes isr.lock through kesync_sync_exec().
  */
@@ -865,7 +887,7 @@ void kesync_io_timer(struct timer_list *t)
 			kesync_stat_inc(u, KESYNC_STAT_LOST_IRQS);
 			trace_kesync_timeout(u, true);
 			queue_work(kdev->wq, &u->dpc);
-		} else {
+		} else if (tick.result == KESYNC_TICK_TIMEOUT) {
 			kesync_stat_inc(u, KESYNC_STAT_TIMEOUTS);
 			kesync_stat_inc(u, KESYNC_STAT_RESETS);
 			trace_kesync_timeout(u, false);
@@ -874,6 +896,8 @@ void kesync_io_timer(struct timer_list *t)
 					     READ_ONCE(u->timeout));
 			queue_work(kdev->wq, &kdev->reset_work);
 		}
+		if (tick.ones != KESYNC_ONES_NOTHING)
+			queue_work(kdev->wq, &kdev->reset_work);
 	}
 
 	/*
@@ -962,6 +986,13 @@ void kesync_mark_dead(struct kesync_dev *kdev, int err)
  * whose transfer the reset ended is kicked: a timed-out request completes
  * with -ETIMEDOUT, the others are retried.
  *
+ * Also queued when a register read all ones (kesync_all_ones()).  Once
+ * the device is confirmed gone it fails every request with -ENODEV at
+ * once.  A reset for a bad read of a device that is there runs with bus
+ * mastering off (the device cannot be trusted to have stopped its DMA)
+ * and turns it on again once the reset is seen through, before the units
+ * go on; a dead controller keeps it off (kesync_mark_dead()).
+ *
  * Context: workqueue; sleeps.
  */
 static void kesync_reset_work(struct work_struct *work)
@@ -973,6 +1004,10 @@ static void kesync_reset_work(struct work_struct *work)
 	int err;
 
 	for (;;) {
+		if (READ_ONCE(kdev->isr.gone)) {
+			kesync_mark_dead(kdev, -ENODEV);
+			return;
+		}
 		/*
 		 * The function is being reset, powered down or recovered
 		 * (kesync_quiesce()): the device's answers mean nothing now,
@@ -982,6 +1017,8 @@ static void kesync_reset_work(struct work_struct *work)
 		 */
 		if (READ_ONCE(kdev->isr.offline))
 			return;
+		if (READ_ONCE(kdev->isr.bad_read))
+			pci_clear_master(kdev->pdev);
 		ms = READ_ONCE(kesync_reset_timeout_ms);
 		err = kesync_wait_reset(kdev, ms);
 		trace_kesync_reset(kdev, attempt, err);
@@ -1003,6 +1040,8 @@ static void kesync_reset_work(struct work_struct *work)
 		attempt++;
 		kesync_sync_exec(kdev, &kesync_scs_reset, NULL);
 	}
+	if (fin.set_master)
+		pci_set_master(kdev->pdev);
 	for_each_set_bit(i, &fin.kick, kdev->nunits)
 		queue_work(kdev->wq, &kdev->units[i]->dpc);
 }

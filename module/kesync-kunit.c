@@ -205,6 +205,142 @@ static void kesync_status_refusal_test(struct kunit *test)
 	}
 }
 
+/* ---- A register that reads all ones ------------------------------------- */
+
+/* Stand-ins for kesync_hw_absent()'s configuration read, which they count. */
+static unsigned int absent_calls;
+
+static bool cfg_absent(struct kesync_dev *kdev)
+{
+	absent_calls++;
+	return true;
+}
+
+static bool cfg_present(struct kesync_dev *kdev)
+{
+	absent_calls++;
+	return false;
+}
+
+static enum kesync_ones verdict(struct kesync_dev *kdev,
+				bool (*absent)(struct kesync_dev *kdev))
+{
+	enum kesync_ones v;
+
+	spin_lock_irq(&kdev->isr.lock);
+	v = kesync_ones_verdict(kdev, absent);
+	spin_unlock_irq(&kdev->isr.lock);
+	return v;
+}
+
+static int refusal(struct kesync_dev *kdev)
+{
+	int r;
+
+	spin_lock_irq(&kdev->isr.lock);
+	r = kesync_program_refusal_locked(kdev);
+	spin_unlock_irq(&kdev->isr.lock);
+	return r;
+}
+
+/*
+ * Confirmed absent: marked gone for good, every transfer over and its
+ * counter stopped (no timeout of an absent device is waited for), nothing
+ * programmed any more (-ENODEV, not -EAGAIN: no reset will ever end), and
+ * the next all-ones read costs no configuration read.
+ */
+static void kesync_ones_gone_test(struct kunit *test)
+{
+	struct kesync_fixture *f = test->priv;
+	struct kesync_dev *kdev = f->kdev;
+	unsigned int i;
+
+	kdev->nunits = NUNITS;
+	for (i = 0; i < NUNITS; i += 2) {
+		f->u[i]->isr.busy = true;
+		kesync_tcount_arm(&f->u[i]->isr, 3);
+	}
+	absent_calls = 0;
+	KUNIT_EXPECT_EQ(test, refusal(kdev), 0);
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_absent), KESYNC_ONES_GONE);
+	KUNIT_EXPECT_EQ(test, absent_calls, 1u);
+	KUNIT_EXPECT_TRUE(test, kdev->isr.gone);
+	KUNIT_EXPECT_FALSE(test, kdev->isr.bad_read);
+	for (i = 0; i < NUNITS; i++) {
+		KUNIT_EXPECT_FALSE(test, f->u[i]->isr.busy);
+		KUNIT_EXPECT_EQ(test, tick(kdev, f->u[i]), KESYNC_TCOUNT_IDLE);
+	}
+	KUNIT_EXPECT_EQ(test, refusal(kdev), -ENODEV);
+	/* Gone outranks a reset or an offline controller. */
+	kdev->isr.resetting = true;
+	KUNIT_EXPECT_EQ(test, refusal(kdev), -ENODEV);
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_absent), KESYNC_ONES_NOTHING);
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_present), KESYNC_ONES_NOTHING);
+	KUNIT_EXPECT_EQ(test, absent_calls, 1u);
+	KUNIT_EXPECT_TRUE(test, kdev->isr.gone);
+}
+
+/* Absence found while a reset runs: gone all the same, not left to it. */
+static void kesync_ones_gone_resetting_test(struct kunit *test)
+{
+	struct kesync_fixture *f = test->priv;
+	struct kesync_dev *kdev = f->kdev;
+
+	kdev->nunits = NUNITS;
+	kdev->isr.resetting = true;
+	absent_calls = 0;
+	KUNIT_EXPECT_EQ(test, refusal(kdev), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_absent), KESYNC_ONES_GONE);
+	KUNIT_EXPECT_EQ(test, refusal(kdev), -ENODEV);
+}
+
+/*
+ * There: a bad read.  The controller must be reset, with bus mastering
+ * off (bad_read), unless a reset runs already; never marked gone, and
+ * programming goes on after the reset.
+ */
+static void kesync_ones_present_test(struct kunit *test)
+{
+	struct kesync_fixture *f = test->priv;
+	struct kesync_dev *kdev = f->kdev;
+
+	kdev->nunits = NUNITS;
+	absent_calls = 0;
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_present), KESYNC_ONES_RESET);
+	KUNIT_EXPECT_EQ(test, absent_calls, 1u);
+	KUNIT_EXPECT_TRUE(test, kdev->isr.bad_read);
+	KUNIT_EXPECT_FALSE(test, kdev->isr.gone);
+	KUNIT_EXPECT_EQ(test, refusal(kdev), 0);
+
+	/* A reset under way (SynchCritSection_2 ran): nothing more. */
+	kdev->isr.bad_read = false;
+	kdev->isr.resetting = true;
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_present), KESYNC_ONES_NOTHING);
+	KUNIT_EXPECT_FALSE(test, kdev->isr.bad_read);
+	KUNIT_EXPECT_FALSE(test, kdev->isr.gone);
+	KUNIT_EXPECT_EQ(test, refusal(kdev), -EAGAIN);
+}
+
+/*
+ * Offline (a reset of the function, sleep, D3hot): the BARs read all ones
+ * by design; no configuration read, no verdict, programming waits.
+ */
+static void kesync_ones_offline_test(struct kunit *test)
+{
+	struct kesync_fixture *f = test->priv;
+	struct kesync_dev *kdev = f->kdev;
+
+	kdev->nunits = NUNITS;
+	kdev->isr.offline = true;
+	absent_calls = 0;
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_absent), KESYNC_ONES_NOTHING);
+	KUNIT_EXPECT_EQ(test, verdict(kdev, cfg_present), KESYNC_ONES_NOTHING);
+	KUNIT_EXPECT_EQ(test, absent_calls, 0u);
+	KUNIT_EXPECT_FALSE(test, kdev->isr.gone);
+	KUNIT_EXPECT_FALSE(test, kdev->isr.bad_read);
+	KUNIT_EXPECT_EQ(test, refusal(kdev), -EAGAIN);
+}
+
 /* ---- Controller object --------------------------------------------------- */
 
 /* Make @r the current STARTING request of @u, as StartIo's caller does. */
@@ -586,6 +722,10 @@ static struct kunit_case kesync_test_cases[] = {
 	KUNIT_CASE(kesync_tcount_rearm_test),
 	KUNIT_CASE(kesync_tcount_tick_at_zero_test),
 	KUNIT_CASE(kesync_status_refusal_test),
+	KUNIT_CASE(kesync_ones_gone_test),
+	KUNIT_CASE(kesync_ones_gone_resetting_test),
+	KUNIT_CASE(kesync_ones_present_test),
+	KUNIT_CASE(kesync_ones_offline_test),
 	KUNIT_CASE(kesync_ctrl_free_grant_test),
 	KUNIT_CASE(kesync_ctrl_fifo_test),
 	KUNIT_CASE(kesync_owner_check_test),

@@ -205,7 +205,11 @@ static int kesync_identify(struct kesync_dev *kdev)
 	return 0;
 }
 
-/* Reset and wait, polling: the ISR is not connected (probe) or gone. */
+/*
+ * Reset and wait, polling: the ISR is not connected (probe) or gone.
+ * STATUS reading all ones ends the wait only when configuration space
+ * confirms the function is gone; otherwise it is a reset not done yet.
+ */
 static int kesync_hw_reset_poll(struct kesync_dev *kdev, u64 timeout_us)
 {
 	u32 st;
@@ -213,7 +217,8 @@ static int kesync_hw_reset_poll(struct kesync_dev *kdev, u64 timeout_us)
 
 	kesync_wr(kdev, KESYNC_REG_CTRL, KESYNC_CTRL_RESET);
 	ret = readl_poll_timeout(kdev->regs + KESYNC_REG_STATUS, st,
-				 !(st & KESYNC_STATUS_RESETTING) || st == ~0u,
+				 !(st & KESYNC_STATUS_RESETTING) ||
+				 (st == ~0u && kesync_hw_absent(kdev)),
 				 100, timeout_us);
 	if (!ret && st == ~0u)
 		ret = -ENODEV;
@@ -451,7 +456,7 @@ static void kesync_quiesce(struct kesync_dev *kdev, bool touch_hw)
 		 */
 		if (readl_poll_timeout(kdev->regs + KESYNC_REG_STATUS, st,
 				       !(st & KESYNC_STATUS_RESETTING) ||
-				       st == ~0u,
+				       (st == ~0u && kesync_hw_absent(kdev)),
 				       100, READ_ONCE(kesync_reset_timeout_ms) *
 				       USEC_PER_MSEC))
 			dev_warn(&kdev->pdev->dev,
@@ -496,7 +501,7 @@ static int kesync_reinit(struct kesync_dev *kdev)
 	if (magic != KESYNC_MAGIC) {
 		dev_err(&kdev->pdev->dev, "MAGIC reads 0x%08x after the reset\n",
 			magic);
-		ret = magic == ~0u ? -ENODEV : -EIO;
+		ret = magic == ~0u && kesync_hw_absent(kdev) ? -ENODEV : -EIO;
 	} else {
 		ret = kesync_hw_init(kdev, false);
 	}
@@ -516,8 +521,10 @@ unlock:
  * @kdev: the controller
  *
  * After kesync_reinit(): the controller comes back online, its interrupts
- * are enabled, and the DpcForIsr of every unit whose transfer was stopped
- * or refused meanwhile programs it again.
+ * are enabled, bus mastering is on again if the reset worker had turned it
+ * off for a bad read (the function was reset since), and the DpcForIsr of
+ * every unit whose transfer was stopped or refused meanwhile programs it
+ * again.
  *
  * Context: process; under the device lock (PCI core).
  */
@@ -533,6 +540,8 @@ static void kesync_unquiesce(struct kesync_dev *kdev)
 	if (kesync_io_stopped(kdev))
 		goto unlock;	/* dead: the DpcForIsr fail everything */
 	kesync_sync_exec(kdev, &kesync_scs_online, &fin);
+	if (fin.set_master)
+		pci_set_master(kdev->pdev);
 	kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, kdev->intr_mask);
 	for_each_set_bit(i, &fin.kick, kdev->nunits)
 		queue_work(kdev->wq, &kdev->units[i]->dpc);

@@ -16,6 +16,7 @@
 #define _KESYNC_STATE_H
 
 #include <linux/compiler.h>
+#include <linux/errno.h>
 #include <linux/list.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
@@ -97,6 +98,95 @@ static inline enum kesync_refusal kesync_status_refusal(u32 status)
 	if (state == KESYNC_STATE_BUSY && err == KESYNC_ERR_UNIT_BUSY)
 		return KESYNC_REFUSAL_UNIT_BUSY;
 	return KESYNC_REFUSAL_NONE;
+}
+
+/* ---- A register that reads all ones ------------------------------------- */
+
+/*
+ * What a controller register read of all ones means, and what to do.  No
+ * register of a working controller reads all ones (INTR_STATUS has a few
+ * bits, MAGIC a fixed value, a unit's STATUS a state of 0..4): either the
+ * function is gone (surprise removal, a link down) or the read was bad (a
+ * poisoned completion, a wedged device, D3hot).
+ */
+enum kesync_ones {
+	KESYNC_ONES_NOTHING,	/* already accounted for: nothing new to do */
+	KESYNC_ONES_GONE,	/* the function is absent: fail all, -ENODEV */
+	KESYNC_ONES_RESET,	/* it is there: reset the controller */
+};
+
+/*
+ * Configuration space confirmed that the function is absent: from now on
+ * no transfer is programmed (kesync_program_refusal_locked()) and no
+ * timer counter runs, so nothing waits for a timeout of the absent device;
+ * each unit's transfer is over (no DMA without a link).  The caller has the
+ * reset worker fail every request with -ENODEV.
+ * Context: under kesync_dev.isr.lock.
+ */
+static inline void kesync_mark_gone_locked(struct kesync_dev *kdev)
+	__must_hold(&kdev->isr.lock)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&kdev->isr.lock);
+	WRITE_ONCE(kdev->isr.gone, true);
+	for (i = 0; i < kdev->nunits; i++) {
+		struct kesync_unit_isr *ui = &kdev->units[i]->isr;
+
+		ui->busy = false;
+		kesync_tcount_stop(ui);
+	}
+}
+
+/*
+ * The verdict on a register that read all ones (the ISR's INTR_STATUS,
+ * the IoTimer's MAGIC, an abort's unit STATUS).  Already gone, or offline
+ * (the function is being reset or is in D3hot, where the BARs read all
+ * ones): nothing new.  Otherwise @absent (a configuration read, which the
+ * verdict needs only then) decides: absent, the controller is marked gone;
+ * present, the read was bad and a controller reset must stop whatever the
+ * device may still do, unless one is under way already; bad_read then
+ * tells the reset worker to keep bus mastering off until the reset is
+ * over, so no buffer is unmapped while the device might still write it.
+ * The caller acts on GONE and RESET (programs the reset, queues the reset
+ * worker) once it may.
+ * Context: under kesync_dev.isr.lock (an ISR or a SynchCritSection).
+ */
+static inline enum kesync_ones
+kesync_ones_verdict(struct kesync_dev *kdev,
+		    bool (*absent)(struct kesync_dev *kdev))
+	__must_hold(&kdev->isr.lock)
+{
+	lockdep_assert_held(&kdev->isr.lock);
+	if (kdev->isr.gone || kdev->isr.offline)
+		return KESYNC_ONES_NOTHING;
+	if (absent(kdev)) {
+		kesync_mark_gone_locked(kdev);
+		return KESYNC_ONES_GONE;
+	}
+	if (kdev->isr.resetting)
+		return KESYNC_ONES_NOTHING;
+	kdev->isr.bad_read = true;
+	return KESYNC_ONES_RESET;
+}
+
+/*
+ * May a transfer be programmed now?  Not once the function is gone
+ * (-ENODEV: the reset worker fails the request), nor during a controller
+ * reset or while offline (-EAGAIN: the unit is marked reset_hit and its
+ * DpcForIsr programs it again afterwards).
+ * Context: under kesync_dev.isr.lock.
+ * Return: 0, -ENODEV or -EAGAIN.
+ */
+static inline int kesync_program_refusal_locked(struct kesync_dev *kdev)
+	__must_hold(&kdev->isr.lock)
+{
+	lockdep_assert_held(&kdev->isr.lock);
+	if (kdev->isr.gone)
+		return -ENODEV;
+	if (kdev->isr.resetting || kdev->isr.offline)
+		return -EAGAIN;
+	return 0;
 }
 
 /* ---- Requests ------------------------------------------------------------ */
