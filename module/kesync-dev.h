@@ -209,6 +209,10 @@ enum kesync_req_state {
  * @page_off: offset of the buffer in its first page
  * @sgt: the mapped scatter-gather table (NT: the adapter channel)
  * @mapped: @sgt is DMA-mapped (counted in kesync_dev.io.maps)
+ * @bounce: a read's partial first and last cache lines, or NULL
+ *	(kesync_adapter_table())
+ * @head_len: bytes of the request read into @bounce at its start
+ * @tail_len: bytes of the request read into @bounce at its end
  * @sg: cursor of the next byte in @sgt (NT: the map-register window)
  * @sg_left: mapped entries from @sg to the end of @sgt
  * @sg_off: offset of the next byte in @sg
@@ -244,6 +248,9 @@ struct kesync_req {
 	unsigned int page_off;
 	struct sg_table sgt;
 	bool mapped;
+	u8 *bounce;
+	unsigned int head_len;
+	unsigned int tail_len;
 	struct scatterlist *sg;
 	unsigned int sg_left;
 	unsigned int sg_off;
@@ -363,7 +370,8 @@ struct kesync_unit {
  * @nunits: units on the controller
  * @max_segs: segments per transfer (the map registers)
  * @max_xfer: bytes per transfer
- * @max_seg_size: bytes per scatterlist entry (dma_set_max_seg_size())
+ * @max_seg_size: bytes per scatterlist entry (dma_set_max_seg_size()):
+ *	a transfer's worth, at most dma_max_mapping_size()
  * @unit_size: bytes of each unit's medium
  * @irq_mode: KESYNC_IRQ_*
  * @pump: KESYNC_PUMP_*

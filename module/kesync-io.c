@@ -24,8 +24,10 @@
  */
 
 #include <linux/bitops.h>
+#include <linux/cache.h>
 #include <linux/dma-mapping.h>
 #include <linux/freezer.h>
+#include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
@@ -131,10 +133,142 @@ static bool kesync_maps_idle(struct kesync_dev *kdev)
 }
 
 /*
+ * The alignment and width of what a read maps of the caller's memory: a
+ * cache line the device writes into holds nothing else.
+ * dma_get_cache_alignment() is the DMA API's rule ("the absolute minimum
+ * alignment and width" of a mapping): where caches are not coherent, the
+ * invalidation of a partial line at map time loses the CPU's stores to
+ * the rest of it.  It is 1 on x86, where caches are coherent, but DMA-API
+ * debugging checks every kernel at L1_CACHE_BYTES: two device-writable
+ * mappings starting in one line are "overlapping mappings" (an error, a
+ * WARN: fatal under panic_on_warn), and two reads into neighbouring
+ * pieces of one buffer, or a read next to another driver's buffer in the
+ * same line, make them.  Hence the larger of the two.
+ */
+static unsigned int kesync_dma_line(void)
+{
+	return max_t(unsigned int, dma_get_cache_alignment(), L1_CACHE_BYTES);
+}
+
+/*
+ * kesync_adapter_table - the scatter-gather table of a request
+ *
+ * The pinned pages, in entries of at most max_seg_size bytes.  For a read
+ * whose first or last bytes share a cache line (kesync_dma_line()) with
+ * memory outside the buffer, those bytes are read into a small kernel
+ * buffer instead, @req->bounce: its head line at offset 0, its tail line at
+ * offset kesync_dma_line() (kmalloc() aligns a power-of-two size to
+ * itself, so each sits alone in its lines), and kesync_unbounce() copies
+ * them into the pages after the transfer.  At most 2 * (line - 1) bytes
+ * of a request are copied; everything else stays zero copy.  Writes map
+ * the pages as they are: the device only reads them, and a mapping for
+ * DMA_TO_DEVICE cleans (writes back) a cache line but never discards it.
+ *
+ * Context: process; sleeps (GFP_KERNEL).
+ * Return: 0 or -ENOMEM.
+ */
+static int kesync_adapter_table(struct kesync_dev *kdev,
+				struct kesync_req *req)
+{
+	unsigned int line = kesync_dma_line();
+	size_t start = req->page_off, end = start + req->len;
+	size_t head = min_t(size_t, ALIGN(start, line) - start, req->len);
+	size_t tail = req->len > head ? end - ALIGN_DOWN(end, line) : 0;
+	size_t mid = req->len - head - tail, mid_off = start + head;
+	unsigned int mid_pages, max_seg = kdev->max_seg_size;
+	struct sg_table mid_sgt = {};
+	struct scatterlist *sg, *s;
+	struct page **first;
+	unsigned int nents, i;
+	int ret;
+
+	if (req->write || (!head && !tail))
+		return sg_alloc_table_from_pages_segment(&req->sgt, req->pages,
+							 req->npages, start,
+							 req->len, max_seg,
+							 GFP_KERNEL);
+
+	req->bounce = kmalloc(2 * line, GFP_KERNEL);
+	if (!req->bounce)
+		return -ENOMEM;
+	req->head_len = head;
+	req->tail_len = tail;
+	if (mid) {
+		first = req->pages + (mid_off >> PAGE_SHIFT);
+		mid_off = offset_in_page(mid_off);
+		mid_pages = DIV_ROUND_UP(mid_off + mid, PAGE_SIZE);
+		ret = sg_alloc_table_from_pages_segment(&mid_sgt, first,
+							mid_pages, mid_off,
+							mid, max_seg,
+							GFP_KERNEL);
+		if (ret)
+			goto free_bounce;
+	}
+	nents = !!head + mid_sgt.orig_nents + !!tail;
+	ret = sg_alloc_table(&req->sgt, nents, GFP_KERNEL);
+	if (ret)
+		goto free_mid;
+	sg = req->sgt.sgl;
+	if (head) {
+		sg_set_buf(sg, req->bounce, head);
+		sg = sg_next(sg);
+	}
+	for_each_sgtable_sg(&mid_sgt, s, i) {
+		sg_set_page(sg, sg_page(s), s->length, s->offset);
+		sg = sg_next(sg);
+	}
+	if (tail)
+		sg_set_buf(sg, req->bounce + line, tail);
+	sg_free_table(&mid_sgt);	/* none without a middle */
+	return 0;
+
+free_mid:
+	sg_free_table(&mid_sgt);
+free_bounce:
+	kfree(req->bounce);
+	req->bounce = NULL;
+	return ret;
+}
+
+/*
+ * kesync_unbounce - copy a read's bounced head and tail into its pages
+ *
+ * Only the bytes the device moved (@req->done, a prefix of the request):
+ * what the caller gets back is what a direct transfer would have stored,
+ * and no byte beyond it changes.  The copy touches only the request's own
+ * bytes, so the program's stores to the rest of those cache lines, made
+ * meanwhile by any of its threads, stay.
+ *
+ * Context: after dma_unmap_sgtable(), before the pages are unpinned;
+ * process or workqueue context.
+ */
+static void kesync_unbounce(struct kesync_req *req)
+{
+	size_t tail_at = req->len - req->tail_len;
+	size_t pos;
+
+	if (!req->bounce)
+		return;
+	if (req->head_len && req->done)
+		memcpy_to_page(req->pages[0], req->page_off, req->bounce,
+			       min_t(size_t, req->done, req->head_len));
+	if (req->tail_len && req->done > tail_at) {
+		pos = req->page_off + tail_at;
+		memcpy_to_page(req->pages[pos >> PAGE_SHIFT],
+			       offset_in_page(pos),
+			       req->bounce + kesync_dma_line(),
+			       req->done - tail_at);
+	}
+	kfree(req->bounce);
+	req->bounce = NULL;
+}
+
+/*
  * kesync_adapter_map - IoAllocateAdapterChannel
  *
- * Maps the pinned pages for DMA, zero copy, at any alignment.  The map
- * registers of the NT design are the device's segment and byte limits,
+ * Maps the pinned pages for DMA, zero copy, at any alignment, except the
+ * partial cache lines at the ends of a read (kesync_adapter_table()).  The
+ * map registers of the NT design are the device's segment and byte limits,
  * applied per transfer by kesync_build_window().  Each mapping is counted
  * in io.maps under io.lock, and none is made once io.err is set: remove()
  * sets it first and at the end waits until io.maps is back to zero, so no
@@ -157,10 +291,7 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
 	if (ret)
 		return ret;
 
-	ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages,
-						req->npages, req->page_off,
-						req->len, kdev->max_seg_size,
-						GFP_KERNEL);
+	ret = kesync_adapter_table(kdev, req);
 	if (ret)
 		goto put;
 	ret = dma_map_sgtable(&kdev->pdev->dev, &req->sgt, dir, 0);
@@ -174,6 +305,8 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
 
 free_table:
 	sg_free_table(&req->sgt);
+	kfree(req->bounce);
+	req->bounce = NULL;
 put:
 	kesync_map_put(kdev);
 	return ret;
@@ -196,6 +329,7 @@ static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
 				  0);
 		sg_free_table(&req->sgt);
+		kesync_unbounce(req);
 		req->mapped = false;
 		kesync_map_put(kdev);
 	}

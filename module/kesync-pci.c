@@ -705,6 +705,51 @@ static int kesync_alloc_units(struct kesync_dev *kdev)
 	return 0;
 }
 
+/*
+ * kesync_set_max_seg_size - what one scatterlist entry may hold
+ *
+ * A transfer's worth, in whole pages (sg tables are built from pages):
+ * longer entries are split per transfer anyway (kesync_build_window()),
+ * and this keeps the DMA layer (an IOMMU merging entries, DMA-API debug)
+ * in agreement.  And no more than the DMA layer can map in one piece:
+ * when swiotlb bounces (swiotlb=force, a DMA mask below some memory, a
+ * confidential guest) that is dma_max_mapping_size(), 256 KiB by default,
+ * and a huge page would otherwise give one entry of 2 MiB that swiotlb
+ * refuses (the request fails with EIO).  dma_max_mapping_size() depends
+ * on the DMA mask: called after it is set.
+ *
+ * dma_set_max_seg_size() returns an error on 6.1 and nothing from 6.12
+ * on (it warns there): reading the value back checks it on every kernel.
+ *
+ * Context: probe; process.
+ * Return: 0, or -EIO when the device cannot map one page or keep the size.
+ */
+static int kesync_set_max_seg_size(struct kesync_dev *kdev)
+{
+	struct device *dev = &kdev->pdev->dev;
+	size_t map_max = dma_max_mapping_size(dev);
+	size_t seg = max_t(size_t, rounddown(kdev->max_xfer, PAGE_SIZE),
+			   PAGE_SIZE);
+
+	if (map_max < PAGE_SIZE) {
+		dev_err(dev, "the DMA layer maps only %zu bytes at once\n",
+			map_max);
+		return -EIO;
+	}
+	if (seg > rounddown(map_max, PAGE_SIZE)) {
+		seg = rounddown(map_max, PAGE_SIZE);
+		dev_info(dev, "DMA segments of at most %zu bytes (dma_max_mapping_size())\n",
+			 seg);
+	}
+	kdev->max_seg_size = seg;
+	dma_set_max_seg_size(dev, kdev->max_seg_size);
+	if (dma_get_max_seg_size(dev) != kdev->max_seg_size) {
+		dev_err(dev, "cannot set the DMA segment size\n");
+		return -EIO;
+	}
+	return 0;
+}
+
 static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct device *dev = &pdev->dev;
@@ -754,15 +799,9 @@ static int kesync_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err(dev, "no usable DMA mask\n");
 		goto put_kdev;
 	}
-	/*
-	 * What one scatterlist entry may hold: a transfer's worth, in whole
-	 * pages (sg tables are built from pages).  Longer entries are split
-	 * per transfer anyway (kesync_build_window()); this keeps the DMA
-	 * layer (an IOMMU merging entries, DMA-API debug) in agreement.
-	 */
-	kdev->max_seg_size = max_t(u32, rounddown(kdev->max_xfer, PAGE_SIZE),
-				   PAGE_SIZE);
-	dma_set_max_seg_size(dev, kdev->max_seg_size);
+	ret = kesync_set_max_seg_size(kdev);
+	if (ret)
+		goto put_kdev;
 	pci_set_master(pdev);
 
 	ret = kesync_io_init(kdev);
