@@ -157,10 +157,21 @@ out:
 
 /* ---- Device life cycle --------------------------------------------------- */
 
-/* Power-on reset: everything but the media and the host-side settings. */
-static void kesync_reset(DeviceState *dev)
+/*
+ * Power-on reset (docs/hardware.md 10.3): system reset, a secondary bus reset
+ * of the port above, FLR and D3hot to D0 (pci_device_reset()), entering D3hot
+ * (device_cold_reset(), configuration space kept) and hot plug.  Everything
+ * but the media and the host-side settings.
+ *
+ * Resettable phases: enter puts the state back and stops the timers and the
+ * bottom half, touching nothing outside the device; hold drives INTx low.
+ * There is no exit phase: after a reset nothing runs until the guest writes
+ * a register.  MSI, MSI-X and configuration space are the PCI core's, reset
+ * after these phases by pci_device_reset() or the bus's reset.
+ */
+static void kesync_reset_enter(Object *obj, ResetType type)
 {
-    KesyncState *s = KESYNC_PCI(dev);
+    KesyncState *s = KESYNC_PCI(obj);
     unsigned u;
 
     timer_del(&s->xfer_timer);
@@ -188,7 +199,11 @@ static void kesync_reset(DeviceState *dev)
         un->note_pending = false;
     }
     s->intx_level = false;
-    pci_set_irq(PCI_DEVICE(s), 0);
+}
+
+static void kesync_reset_hold(Object *obj)
+{
+    pci_set_irq(PCI_DEVICE(obj), 0);
 }
 
 /*
@@ -423,6 +438,7 @@ static void kesync_class_init(ObjectClass *oc, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(oc);
     PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
+    ResettableClass *rc = RESETTABLE_CLASS(oc);
 
     pc->realize = kesync_realize;
     pc->exit = kesync_exit;
@@ -433,8 +449,9 @@ static void kesync_class_init(ObjectClass *oc, void *data)
     pc->revision = KESYNC_PCI_REVISION;
     pc->class_id = KESYNC_PCI_CLASS >> 8;
     dc->desc = "kesync DMA transfer controller";
-    dc->reset = kesync_reset;
     dc->vmsd = &vmstate_kesync;
+    rc->phases.enter = kesync_reset_enter;
+    rc->phases.hold = kesync_reset_hold;
     device_class_set_parent_realize(dc, kesync_dc_realize,
                                     &kesync_parent_dc_realize);
     device_class_set_props(dc, kesync_properties);
