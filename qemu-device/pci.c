@@ -3,34 +3,14 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * The register map is include/uapi/linux/kesync_hw.h of the kesync project,
- * generated here as kesync_hw.h; docs/hardware.md is the specification
- * this device implements.  This file is the PCI function; kesync.h says
- * what the others hold.  In short:
+ * What the device is, its properties and how to use it: kesync-pci.rst
+ * (qemu-device/docs/ of the kesync project).  The specification it
+ * implements is the project's docs/hardware.md; the register map is
+ * include/uapi/linux/kesync_hw.h, generated here as kesync_hw.h.
  *
- * - BAR0 holds the registers (32-bit, little-endian), BAR1 the MSI-X table
- *   and PBA.  Interrupts are MSI-X (one vector per unit plus one for
- *   controller events), else MSI (one vector), else level INTx pin A.
- * - Each unit has a RAM-backed medium (a RAM MemoryRegion that is never
- *   mapped, so it migrates as RAM).  The controller runs one transfer at a
- *   time.  DOORBELL=START only latches the descriptor address: the
- *   descriptor is fetched and validated by a bottom half, the data DMA
- *   happens on a QEMU_CLOCK_VIRTUAL timer, never in the MMIO handler.
- * - Completion: unit registers, then a completion record in guest memory
- *   (tag/status/bytes first, seq last), then the interrupt.
- * - Deterministic fault injection per unit (registers) and per device (host
- *   side, through QOM properties settable with qom-set).
- *
- * PCI Express when plugged into a PCIe port (a root or downstream port):
- * an endpoint with Function Level Reset, Advanced Error Reporting (so the
- * HMP command pcie_aer_inject_error can raise errors on it) and a power
- * management capability with D0 and D3hot.  Elsewhere (a conventional bus,
- * or the root complex's own bus) it is a conventional PCI function with
- * the power management capability only.
- *
- * Not modelled: an IOMMU of its own (DMA goes through the PCI bus master
- * address space, so a vIOMMU applies), PME, D1/D2/D3cold, the medium's
- * contents surviving a QEMU restart.
+ * This file is the PCI function: realize and exit, class and properties,
+ * configuration space, power management, FLR, AER and reset.  kesync.h
+ * says what the other files hold.
  */
 
 #include "qemu/osdep.h"
