@@ -24,7 +24,7 @@ def short(path):
     base = os.path.basename(path)
     if "/drivers/misc/kesync/" in path:
         return "module/" + base
-    if path.endswith("hw/misc/kesync-pci.c"):
+    if "/hw/misc/kesync/" in "/" + path:
         return "qemu-device/" + base
     return path
 

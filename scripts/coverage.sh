@@ -62,9 +62,10 @@ for b in "$out"/gcda/*/; do
 	rm -rf "$st"
 done
 
-# The device: the .gcda of QEMU's objects that hold kesync-pci.c.
+# The device: the .gcda of QEMU's objects built from hw/misc/kesync/
+# (qemu-device/'s .c files and the inline functions of kesync.h).
 (cd "$qbld" && gcovr "${gopts[@]}" --root "$qsrc" \
-	--filter '.*/hw/misc/kesync-pci\.c' \
+	--filter '.*/hw/misc/kesync/[^/]*\.[ch]$' \
 	--json "$out/json/device.json" "$qbld") >/dev/null
 
 jsons=("$out"/json/*.json)

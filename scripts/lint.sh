@@ -93,9 +93,15 @@ run_qemu_checkpatch() {
 	local qsrc
 	qsrc=$(cat "$KESYNC_BUILD/qemu-src" 2>/dev/null)
 	[ -d "$qsrc" ] || { echo "QEMU source not fetched: make qemu"; return 1; }
+	local f files=()
 	# Checked where they are grafted: QEMU's checkpatch has rules of its
-	# own for tests/ (g_assert_cmp* is for tests only).
-	(cd "$qsrc" && scripts/checkpatch.pl --no-tree -f hw/misc/kesync-pci.c \
+	# own for tests/ (g_assert_cmp* is for tests only).  Every file of
+	# qemu-device/ is in hw/misc/kesync/; kesync_hw.h there is generated
+	# from the kernel header, as standard-headers are, and not checked.
+	for f in qemu-device/*.c qemu-device/*.h; do
+		files+=("hw/misc/kesync/${f##*/}")
+	done
+	(cd "$qsrc" && scripts/checkpatch.pl --no-tree -f "${files[@]}" \
 		tests/qtest/kesync-pci-test.c)
 }
 

@@ -90,23 +90,47 @@ install_if_changed() {
 }
 
 graft() {
-	local src=$1 dev=$KESYNC_ROOT/qemu-device tmp
-	install_if_changed "$dev/kesync-pci.c" "$src/hw/misc/kesync-pci.c"
-	graft_block "$src/hw/misc/meson.build" device "$dev/meson.build"
+	local src=$1 dev=$KESYNC_ROOT/qemu-device tmp f
+	local dir=$src/hw/misc/kesync
+
+	# The device's files in a directory of their own, as hw/nvme/ is:
+	# qemu-device/*.[ch] and meson.build are hw/misc/kesync/.  Its
+	# Kconfig symbol and trace events are hw/misc's.
+	mkdir -p "$dir"
+	for f in "$dev"/*.c "$dev"/*.h "$dev/meson.build"; do
+		install_if_changed "$f" "$dir/${f##*/}"
+	done
+	# A file renamed or removed in qemu-device/ goes from the graft too.
+	for f in "$dir"/*; do
+		case ${f##*/} in
+		kesync_hw.h) ;;
+		*) [ -e "$dev/${f##*/}" ] || rm -f "$f" ;;
+		esac
+	done
+	tmp=$(mktemp)
+	echo "subdir('kesync')" >"$tmp"
+	graft_block "$src/hw/misc/meson.build" device "$tmp"
+	rm -f "$tmp"
 	graft_block "$src/hw/misc/Kconfig" device "$dev/Kconfig"
 	graft_block "$src/hw/misc/trace-events" device "$dev/trace-events"
+	# What the single-file graft left: hw/misc/kesync-pci.c and the
+	# register map in include/standard-headers/, which is for headers
+	# imported from Linux.
+	rm -f "$src/hw/misc/kesync-pci.c" \
+		"$src/include/standard-headers/misc/kesync_hw.h"
+	rmdir "$src/include/standard-headers/misc" 2>/dev/null || true
 
-	# The register map: QEMU includes a generated copy of the one header
-	# the driver uses (as update-linux-headers.sh does for standard-headers).
+	# The register map: the device includes a copy of the one header the
+	# driver uses, generated into its own directory with the kernel's
+	# fixed-width types rewritten as update-linux-headers.sh does.
 	tmp=$(mktemp)
 	sed -e 's/__le\(8\|16\|32\|64\)/uint\1_t/g' \
 	    -e 's/__u\(8\|16\|32\|64\)/uint\1_t/g' \
 	    -e 's/__s\(8\|16\|32\|64\)/int\1_t/g' \
 	    -e 's@#include <linux/types.h>@#include "standard-headers/linux/types.h"@' \
-	    -e 's/_UAPI_LINUX_KESYNC_HW_H/STANDARD_HEADERS_MISC_KESYNC_HW_H/g' \
+	    -e 's/_UAPI_LINUX_KESYNC_HW_H/HW_MISC_KESYNC_KESYNC_HW_H/g' \
 	    "$KESYNC_ROOT/include/uapi/linux/kesync_hw.h" >"$tmp"
-	install_if_changed "$tmp" \
-		"$src/include/standard-headers/misc/kesync_hw.h"
+	install_if_changed "$tmp" "$dir/kesync_hw.h"
 	rm -f "$tmp"
 
 	# The host-side device test, built with QEMU's libqtest/libqos.

@@ -23,7 +23,7 @@
 #include "qapi/error.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qjson.h"
-#include "standard-headers/misc/kesync_hw.h"
+#include "hw/misc/kesync/kesync_hw.h"
 
 #define KS_DEVFN        QPCI_DEVFN(4, 0)
 #define KS_QOM          "/machine/peripheral/ks"

@@ -4,8 +4,9 @@
  *
  * This header is the one source of truth for the hardware interface.  The
  * Linux driver (module/) includes it directly; QEMU's device model
- * (qemu-device/) includes a generated copy, with the kernel's fixed-width
- * types rewritten to <stdint.h> ones, as QEMU does for its standard-headers.
+ * (qemu-device/) includes a generated copy in its own directory, with the
+ * kernel's fixed-width types rewritten to <stdint.h> ones, as QEMU does for
+ * its standard-headers.
  * docs/hardware.md describes every register, its reset value and its side
  * effects; this file only names them.
  *
