@@ -160,7 +160,8 @@ struct kesync_fault {
 /*
  * Cancel the reads and writes the calling process has in flight on this
  * open file, from any of its threads (NT: CancelIoEx): each returns -EINTR
- * or its partial count.  A close() cancels them only when it drops the
+ * or its partial count (never restarted, even when a signal with an
+ * SA_RESTART handler interrupted it too).  A close() cancels them only when it drops the
  * process's last descriptor of the file.
  */
 #define KESYNC_IOC_CANCEL	_IO(KESYNC_IOC_MAGIC, 7)
