@@ -392,7 +392,8 @@ struct kesync_unit {
  * @thread_wq: the thread sleeps here (NT: the dispatcher object)
  * @debugfs: debugfs directory
  * @pm: function reset, system sleep and PCI error recovery (kesync-pci.c)
- * @pm.lock: serialises the quiesce and the restart of the controller
+ * @pm.lock: serialises the quiesce and the restart of the controller, and
+ *	the ioctls that touch registers against them (kesync_hw_enter())
  * @pm.quiesced: the controller is quiesced for one of them; @pm.lock
  * @pm.quiesces: times it was quiesced, for the kernel log; @pm.lock
  * @io: request and controller-object state, under @io.lock

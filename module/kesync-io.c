@@ -1508,13 +1508,46 @@ int kesync_user_reset(struct kesync_unit *u)
 }
 
 /**
+ * kesync_hw_enter - may an ioctl touch the device's registers?
+ * @kdev: the controller
+ *
+ * Not while the controller is quiesced (kesync-pci.c: its function is
+ * being reset, is in D3hot, or recovers from a PCI error): its registers
+ * are then being reset, or not there at all.  A quiesce in progress is
+ * waited for (bounded by a reset attempt, reset_timeout_ms).  On success
+ * the caller touches the registers and then calls kesync_hw_exit(); no
+ * quiesce begins meanwhile.
+ *
+ * Context: process; sleeps; the caller holds remove_rwsem (read); takes
+ * pm.lock (before isr.lock, as kesync_quiesce() does).
+ * Return: 0 with pm.lock held; -EBUSY while quiesced, or -EINTR on a
+ * fatal signal.
+ */
+static int kesync_hw_enter(struct kesync_dev *kdev)
+{
+	if (mutex_lock_killable(&kdev->pm.lock))
+		return -EINTR;
+	if (kdev->pm.quiesced) {
+		mutex_unlock(&kdev->pm.lock);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* The end of kesync_hw_enter()'s section.  Context: process. */
+static void kesync_hw_exit(struct kesync_dev *kdev)
+{
+	mutex_unlock(&kdev->pm.lock);
+}
+
+/**
  * kesync_user_fault - KESYNC_IOC_FAULT: arm a fault through the control
  * SynchCritSection
  * @u: the unit
  * @f: the validated request
  *
- * Context: process.
- * Return: 0, or the controller's error.
+ * Context: process; sleeps (kesync_hw_enter()).
+ * Return: 0, the controller's error, or -EBUSY while it is quiesced.
  */
 int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
 {
@@ -1525,7 +1558,11 @@ int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
 	down_read(&kdev->remove_rwsem);
 	ret = kesync_io_error(kdev);
 	if (!ret)
+		ret = kesync_hw_enter(kdev);
+	if (!ret) {
 		kesync_sync_exec(kdev, &kesync_scs_program_control, &c);
+		kesync_hw_exit(kdev);
+	}
 	up_read(&kdev->remove_rwsem);
 	return ret;
 }
@@ -1535,18 +1572,19 @@ int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
  * @u: the unit
  * @hs: filled in; reserved fields are left as the caller zeroed them
  *
- * Context: process.
- * Return: 0 or -ENODEV once removed.
+ * Context: process; sleeps (kesync_hw_enter()).
+ * Return: 0, -ENODEV once removed, or -EBUSY while the controller is
+ * quiesced.
  */
 int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs)
 {
 	struct kesync_dev *kdev = u->kdev;
-	int ret = 0;
+	int ret = -ENODEV;
 
 	down_read(&kdev->remove_rwsem);
-	if (kdev->io.removed) {
-		ret = -ENODEV;
-	} else {
+	if (!kdev->io.removed)
+		ret = kesync_hw_enter(kdev);
+	if (!ret) {
 		hs->mmio_reads = kesync_rd(kdev, KESYNC_REG_STAT_MMIO_READS);
 		hs->mmio_writes = kesync_rd(kdev, KESYNC_REG_STAT_MMIO_WRITES);
 		hs->ctrl_busy = kesync_rd(kdev, KESYNC_REG_STAT_CTRL_BUSY);
@@ -1555,6 +1593,7 @@ int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs)
 		hs->resets = kesync_rd(kdev, KESYNC_REG_STAT_RESETS);
 		hs->irqs = kesync_rd(kdev, KESYNC_REG_STAT_IRQS);
 		hs->dma_errors = kesync_rd(kdev, KESYNC_REG_STAT_DMA_ERRORS);
+		kesync_hw_exit(kdev);
 	}
 	up_read(&kdev->remove_rwsem);
 	return ret;
