@@ -34,6 +34,7 @@ struct kesync_dbg_unit {
 	int state;
 	bool write;
 	bool cancel;
+	bool stop;
 	loff_t pos;
 	size_t len;
 	size_t done;
@@ -56,6 +57,7 @@ static void kesync_dbg_copy_unit(struct kesync_unit *u,
 		d->state = req->state;
 		d->write = req->write;
 		d->cancel = req->cancel;
+		d->stop = req->stop;
 		d->pos = req->pos;
 		d->len = req->len;
 		d->done = req->done;	/* owner's; a racy view is fine */
@@ -120,10 +122,11 @@ static int kesync_state_show(struct seq_file *m, void *v)
 			   dev_name(&u->dev), READ_ONCE(u->timeout), d.queued,
 			   d.waiting ? ", waiting for the controller" : "");
 		if (d.has_cur)
-			seq_printf(m, "  cur: req %llu %s %s pos %lld len %zu done %zu tag %u%s\n",
+			seq_printf(m, "  cur: req %llu %s %s pos %lld len %zu done %zu tag %u%s%s\n",
 				   d.id, kesync_req_state_names[d.state],
 				   d.write ? "write" : "read", d.pos, d.len,
-				   d.done, d.tag, d.cancel ? " cancel" : "");
+				   d.done, d.tag, d.cancel ? " cancel" : "",
+				   d.stop ? " stop" : "");
 		seq_printf(m, "  isr: timer_count %d busy %d done %d lost_irq %d reset_hit %d timed_out %d seen_seq %u tag %u\n",
 			   ui->timer_count, ui->busy, ui->done, ui->lost_irq,
 			   ui->reset_hit, ui->timed_out, ui->seen_seq, ui->tag);

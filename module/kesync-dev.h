@@ -198,6 +198,10 @@ enum kesync_req_state {
  * @stop: a handled signal asks it to end after its running transfer;
  *	io.lock
  * @cancelled: it was ended by its cancellation (stats)
+ * @cancel_file: cancelled by KESYNC_IOC_CANCEL or a close (not by its
+ *	caller's signal): its -EINTR is never turned into a restart; io.lock
+ * @orphan: its caller stopped waiting for it (kesync_wait_cancelled()):
+ *	whoever ends it frees it and gives its slot back; io.lock
  * @write: host to medium
  * @pos: medium offset of the first byte
  * @len: bytes requested (after clamping to the medium and the cap)
@@ -236,6 +240,8 @@ struct kesync_req {
 	bool cancel;
 	bool stop;
 	bool cancelled;
+	bool cancel_file;
+	bool orphan;
 	bool write;
 	loff_t pos;
 	size_t len;
@@ -394,7 +400,8 @@ struct kesync_unit {
  * @thread_wq: the thread sleeps here (NT: the dispatcher object)
  * @debugfs: debugfs directory
  * @pm: function reset, system sleep and PCI error recovery (kesync-pci.c)
- * @pm.lock: serialises the quiesce and the restart of the controller
+ * @pm.lock: serialises the quiesce and the restart of the controller, and
+ *	the ioctls that touch registers against them (kesync_hw_enter())
  * @pm.quiesced: the controller is quiesced for one of them; @pm.lock
  * @pm.quiesces: times it was quiesced, for the kernel log; @pm.lock
  * @io: request and controller-object state, under @io.lock

@@ -51,6 +51,7 @@ enum kesync_alloc_action {
 
 static bool kesync_start_io(struct kesync_req *req);
 static void kesync_start_next(struct kesync_unit *u);
+static void kesync_inflight_put(struct kesync_unit *u);
 
 static int kesync_io_error(struct kesync_dev *kdev)
 {
@@ -448,14 +449,17 @@ static ssize_t kesync_cancel_result(const struct kesync_req *req)
  *
  * Releases the adapter channel (the DMA mapping and the pinned pages),
  * counts, and wakes the waiter, which may free @req at once: @req is not
- * touched after complete().
+ * touched after complete().  A request its caller left behind
+ * (kesync_wait_cancelled()) is freed here, and its slot given back.
  *
- * Context: process, kthread or workqueue context; no locks held.
+ * Context: process, kthread or workqueue context; no locks held; takes
+ * io.lock.
  */
 static void kesync_complete_request(struct kesync_req *req, ssize_t result)
 {
 	struct kesync_unit *u = req->unit;
 	struct kesync_dev *kdev = u->kdev;
+	bool orphan;
 
 	kesync_adapter_unmap(kdev, req);
 	kesync_stat_inc(u, KESYNC_STAT_REQUESTS);
@@ -468,8 +472,14 @@ static void kesync_complete_request(struct kesync_req *req, ssize_t result)
 
 	spin_lock(&kdev->io.lock);
 	list_del_init(&req->unode);
+	orphan = req->orphan;
 	spin_unlock(&kdev->io.lock);
 
+	if (orphan) {
+		kfree(req);
+		kesync_inflight_put(u);
+		return;
+	}
 	req->result = result;
 	complete(&req->done_cmp);
 }
@@ -1209,7 +1219,17 @@ static enum kesync_cancel_act kesync_cancel_locked(struct kesync_req *req)
 	return act;
 }
 
-/* Cancel the caller's own request (interrupted by a signal). */
+/**
+ * kesync_cancel - cancel the caller's own request (a signal)
+ * @req: the request
+ *
+ * A queued one is ended here; one on the device is aborted by its
+ * DpcForIsr (kicked here).  The caller then waits for it
+ * (kesync_wait_cancelled()).
+ *
+ * Context: process (the request's caller); takes remove_rwsem (read) and
+ * io.lock.
+ */
 static void kesync_cancel(struct kesync_req *req)
 {
 	struct kesync_unit *u = req->unit;
@@ -1264,6 +1284,9 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 	list_for_each_entry(req, &u->reqs, unode) {
 		if (req->file != file || req->owner != owner || req->cancel)
 			continue;
+		/* Not if it ended already (a signal stopped it first). */
+		if (req->state != KESYNC_REQ_DONE)
+			req->cancel_file = true;
 		switch (kesync_cancel_locked(req)) {
 		case KESYNC_CANCEL_END_NEXT:
 			next = true;
@@ -1293,8 +1316,9 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 }
 
 /*
- * A handled signal asks the request to stop at the end of its running
- * transfer, with the bytes moved so far: no transfer is thrown away, so a
+ * A signal that concerns the call (kesync_signal_ends_io()) asks the
+ * request to stop at the end of its running transfer, with the bytes moved
+ * so far: no transfer is thrown away, so a
  * caller whose signals come faster than one request takes (a profiling
  * timer) still makes progress.  If none ends within this grace, the
  * request is cancelled outright (a hung or queued one).
@@ -1303,45 +1327,52 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 /* How often a waiter looks again while a stop or trap is pending. */
 #define KESYNC_SIGNAL_POLL	(HZ / 10)
 
-/*
- * Is a signal pending that will run a user handler?  Fatal signals are
- * seen with fatal_signal_pending(); what is left is a stop, a ptrace trap,
- * the freezer's fake signal or a signal about to be ignored: none of them
- * concerns the I/O.  Reads the caller's own signal state under its
- * siglock, as the signal code does.
+/**
+ * kesync_signal_ends_io - does a pending signal end the caller's request?
+ *
+ * Every signal get_signal() acts on ends it: one with a handler, one whose
+ * default action kills (also those not turned into SIGKILL when sent, such
+ * as a core-dumping SIGQUIT), and any signal to a ptraced task, which its
+ * tracer must see.  The kernel delivers it once the call returns
+ * (-ERESTARTSYS).  What is left must not disturb the I/O: a stop signal
+ * with its default action (job control; the SIGSTOP of a ptrace attach), a
+ * ptrace trap or the freezer's fake signal, neither of which queues a
+ * signal.
+ *
+ * Context: process; takes the caller's own siglock (its sighand is only
+ * replaced by its own exec, so no RCU walk is needed).
+ * Return: true when the request should end.
  */
-static bool kesync_handler_pending(void)
+static bool kesync_signal_ends_io(void)
 {
+	static const int stops[] = { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU };
 	struct sighand_struct *sh;
-	__sighandler_t h;
-	sigset_t pending;
-	bool ret = false;
-	int sig;
+	sigset_t set;
+	unsigned int i;
 
-	/* As __lock_task_sighand(), which modules cannot call. */
-	rcu_read_lock();
-	for (;;) {
-		sh = rcu_dereference(current->sighand);
-		spin_lock_irq(&sh->siglock);
-		if (likely(sh == rcu_access_pointer(current->sighand)))
-			break;
-		spin_unlock_irq(&sh->siglock);
-	}
-	rcu_read_unlock();
-	sigorsets(&pending, &current->pending.signal,
+	if (fatal_signal_pending(current))
+		return true;
+	sh = rcu_dereference_protected(current->sighand, true);
+	spin_lock_irq(&sh->siglock);
+	sigorsets(&set, &current->pending.signal,
 		  &current->signal->shared_pending.signal);
-	sigandnsets(&pending, &pending, &current->blocked);
-	for (sig = 1; sig <= _NSIG && !ret; sig++) {
-		if (!sigismember(&pending, sig))
-			continue;
-		h = sh->action[sig - 1].sa.sa_handler;
-		ret = h != SIG_DFL && h != SIG_IGN;
-	}
+	sigandnsets(&set, &set, &current->blocked);
+	for (i = 0; i < ARRAY_SIZE(stops); i++)
+		if (sh->action[stops[i] - 1].sa.sa_handler == SIG_DFL)
+			sigdelset(&set, stops[i]);
 	spin_unlock_irq(&sh->siglock);
-	return ret;
+	return !sigisemptyset(&set);
 }
 
-/* Ask @req to end at the end of its running transfer (see above). */
+/**
+ * kesync_stop - ask the caller's request to end after its running transfer
+ * @req: the request
+ *
+ * The DpcForIsr ends it there with the bytes moved so far (see
+ * KESYNC_STOP_GRACE); a request not on the device is left as it is.
+ *
+ * Context: process (the request's caller); takes io.lock.
+ */
 static void kesync_stop(struct kesync_req *req)
 {
 	struct kesync_dev *kdev = req->unit->kdev;
@@ -1352,15 +1383,37 @@ static void kesync_stop(struct kesync_req *req)
 }
 
 /*
- * Wait for a cancelled request.  The DpcForIsr aborts its transfer at
- * once, or after the controller reset in progress (at most
- * KESYNC_RESET_ATTEMPTS * reset_timeout_ms, 3 s by default; then the
- * controller is dead and its I/O fails).  Uninterruptible, since the
- * buffer stays mapped until then, but woken every second so that the wait
- * never looks like a hung task.
+ * How long the caller of a cancelled request waits for it while the
+ * controller is quiesced before leaving it behind: well below the
+ * hung-task limit (120 s by default), well above a reset of the function.
  */
-static void kesync_wait_cancelled(struct kesync_req *req)
+#define KESYNC_CANCEL_WAIT	(5 * HZ)
+
+/**
+ * kesync_wait_cancelled - wait for the caller's cancelled request to end
+ * @req: the request, cancelled (kesync_cancel())
+ *
+ * The DpcForIsr aborts its transfer at once; or after the controller reset
+ * in progress (at most KESYNC_RESET_ATTEMPTS * reset_timeout_ms, 3 s by
+ * default; then the controller is dead and its I/O fails); or, while the
+ * controller is quiesced (a reset of the function, a sleep, a PCI error
+ * recovery: kesync-pci.c), once it is back, however long that takes.
+ * Uninterruptible, since the buffer stays mapped until then, but woken
+ * every second, and bounded: after KESYNC_CANCEL_WAIT with the controller
+ * quiesced, the caller leaves the request behind (@req->orphan).  The
+ * device stopped its transfer when the controller went offline and does
+ * no DMA for it any more; whoever ends it later releases the buffer, frees
+ * it and gives its slot back (kesync_complete_request()).
+ *
+ * Context: process; sleeps; takes io.lock.
+ * Return: true when @req ended (@req->result is valid); false when it was
+ * left behind: the caller must not touch it again.
+ */
+static bool kesync_wait_cancelled(struct kesync_req *req)
 {
+	struct kesync_dev *kdev = req->unit->kdev;
+	unsigned long give_up = jiffies + KESYNC_CANCEL_WAIT;
+	bool orphan = false;
 	unsigned int s = 0;
 
 	while (!wait_for_completion_timeout(&req->done_cmp, HZ)) {
@@ -1368,57 +1421,93 @@ static void kesync_wait_cancelled(struct kesync_req *req)
 			dev_err(&req->unit->dev,
 				"cancelled request %llu not ended after 10 s\n",
 				req->id);
+		if (time_before(jiffies, give_up) ||
+		    !READ_ONCE(kdev->isr.offline))
+			continue;
+		/* Its completer takes it off unode under the same lock. */
+		spin_lock(&kdev->io.lock);
+		orphan = !list_empty(&req->unode);
+		req->orphan = orphan;
+		spin_unlock(&kdev->io.lock);
+		if (orphan)
+			return false;
+		/* Being completed: complete() follows at once. */
+		wait_for_completion(&req->done_cmp);
+		break;
 	}
+	return true;
 }
 
-/*
+/**
  * kesync_wait - the dispatch routine's wait, with the kernel's signal rules
  * @req: the queued request
+ * @res: the call's result
  *
- * A fatal signal cancels the request.  A handled signal stops it
- * (kesync_stop(), then a cancel after KESYNC_STOP_GRACE).  A stop
- * (SIGSTOP, SIGTSTP), a ptrace trap and the freezer do not touch it: the
- * task freezes here if asked, and otherwise waits on, looking again every
- * KESYNC_SIGNAL_POLL for a signal that matters (the pending stop keeps it
- * from sleeping interruptibly).
+ * Interruptible.  A signal that concerns the call (kesync_signal_ends_io():
+ * a handled, a fatal one, any to a ptraced task) asks the request to stop
+ * after its running transfer (kesync_stop()); if it has not within
+ * KESYNC_STOP_GRACE, or at once on SIGKILL, it is cancelled.  With nothing
+ * moved, the call then returns -ERESTARTSYS, and the kernel delivers the
+ * signal: it kills, runs the handler and fails the call with EINTR, or
+ * restarts it (SA_RESTART).  A stop (SIGSTOP, SIGTSTP), a ptrace trap and
+ * the freezer do not touch the request: the task freezes here if asked,
+ * and otherwise waits on, looking again every KESYNC_SIGNAL_POLL for a
+ * signal that matters (the pending stop keeps it from sleeping
+ * interruptibly).
  *
  * Context: process; sleeps.
- * Return: true when a handled signal ended the wait.
+ * Return: true when @req ended; false when it was left behind
+ * (kesync_wait_cancelled()): the caller must not touch it again.
  */
-static bool kesync_wait(struct kesync_req *req)
+static bool kesync_wait(struct kesync_req *req, ssize_t *res)
 {
+	bool signalled = false;
 	long left;
 
 	for (;;) {
 		if (!wait_for_completion_interruptible(&req->done_cmp))
-			return false;
-		if (fatal_signal_pending(current))
+			goto ended;
+		if (kesync_signal_ends_io())
 			break;
-		if (kesync_handler_pending()) {
-			kesync_stop(req);
-			left = wait_for_completion_killable_timeout(&req->done_cmp,
-								    KESYNC_STOP_GRACE);
-			if (left <= 0) {
-				/* (A wait that succeeds consumes the completion.) */
-				kesync_cancel(req);
-				kesync_wait_cancelled(req);
-			}
-			return true;
-		}
 		try_to_freeze();
 		left = wait_for_completion_killable_timeout(&req->done_cmp,
 							    KESYNC_SIGNAL_POLL);
 		if (left > 0)
-			return false;
+			goto ended;
 		if (left < 0)
 			break;
 	}
-	kesync_cancel(req);
-	kesync_wait_cancelled(req);
-	return false;
+	signalled = true;
+	kesync_stop(req);
+	/* (A wait that succeeds consumes the completion.) */
+	left = wait_for_completion_killable_timeout(&req->done_cmp,
+						    KESYNC_STOP_GRACE);
+	if (left <= 0) {
+		kesync_cancel(req);
+		if (!kesync_wait_cancelled(req)) {
+			*res = -EINTR;
+			return false;
+		}
+	}
+ended:
+	*res = req->result;
+	/*
+	 * Stopped by a signal with nothing moved: -ERESTARTSYS, only while a
+	 * signal is pending (another thread may have taken it), so that 512
+	 * never reaches user space; and not when KESYNC_IOC_CANCEL or a close
+	 * cancelled it meanwhile: that cancel's result is -EINTR, not a
+	 * restart.
+	 */
+	if (*res == -EINTR && signalled && !req->cancel_file &&
+	    signal_pending(current))
+		*res = -ERESTARTSYS;
+	return true;
 }
 
-/* Take one of the unit's slots for a request in flight, if one is free. */
+/*
+ * Take one of the unit's slots for a request in flight, if one is free.
+ * Context: process; takes io.lock.
+ */
 static bool kesync_inflight_try(struct kesync_unit *u)
 {
 	bool ok;
@@ -1434,6 +1523,7 @@ static bool kesync_inflight_try(struct kesync_unit *u)
 /*
  * Wait for a slot (or -EAGAIN with O_NONBLOCK).  A signal ends the wait
  * with -ERESTARTSYS: nothing was pinned or moved yet.
+ * Context: process; sleeps; takes io.lock.
  */
 static int kesync_inflight_get(struct kesync_unit *u, bool nonblock)
 {
@@ -1444,6 +1534,11 @@ static int kesync_inflight_get(struct kesync_unit *u, bool nonblock)
 	return wait_event_interruptible(u->inflight_wq, kesync_inflight_try(u));
 }
 
+/*
+ * Give a slot back: at the end of kesync_do_io(), or when a request its
+ * caller left behind ends (kesync_complete_request()).
+ * Context: process, kthread or workqueue; takes io.lock.
+ */
 static void kesync_inflight_put(struct kesync_unit *u)
 {
 	spin_lock(&u->kdev->io.lock);
@@ -1483,9 +1578,20 @@ bool kesync_inflight_full(struct kesync_unit *u)
  * -EAGAIN with O_NONBLOCK), pins and maps the buffer (outside
  * remove_rwsem), queues the request and waits for it (kesync_wait(): the
  * signal rules).  A request ended early returns the bytes already moved;
- * with none, -ERESTARTSYS after a handled signal (the kernel turns it into
- * -EINTR, or restarts the call under SA_RESTART; only while a signal is
- * pending, so 512 never reaches user space), else -EINTR.
+ * with none, -ERESTARTSYS after a signal (the kernel delivers it, and turns
+ * the result into -EINTR, or restarts the call under SA_RESTART; only while
+ * a signal is pending, so 512 never reaches user space), else -EINTR
+ * (KESYNC_IOC_CANCEL, a close, a request left behind while the controller
+ * is quiesced).
+ *
+ * The slot is taken before the pages are pinned, on purpose: the cap
+ * exists to bound the memory a unit's callers can pin (and map).  Pinning
+ * first would let any number of callers pin up to KESYNC_MAX_REQ_BYTES
+ * each while they wait for a slot.  So a caller whose buffer faults slowly
+ * (a held userfaultfd or FUSE page) holds its slot meanwhile, as a request
+ * queued behind a hung transfer does; sixteen of either make the unit
+ * refuse others (-EAGAIN, or wait) until they end, which is the cap doing
+ * its job, not a lock held while waiting for user space.
  *
  * Context: process; sleeps.
  * Return: bytes transferred or a negative errno.
@@ -1495,7 +1601,6 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 {
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_req *req;
-	bool handled;
 	ssize_t ret;
 
 	ret = kesync_inflight_get(u, file->f_flags & O_NONBLOCK);
@@ -1537,10 +1642,8 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 		goto free_req;
 	}
 
-	handled = kesync_wait(req);
-	ret = req->result;
-	if (ret == -EINTR && handled && signal_pending(current))
-		ret = -ERESTARTSYS;
+	if (!kesync_wait(req, &ret))
+		return ret;	/* left behind: its slot goes with it */
 free_req:
 	kfree(req);
 put_slot:
@@ -1578,13 +1681,46 @@ int kesync_user_reset(struct kesync_unit *u)
 }
 
 /**
+ * kesync_hw_enter - may an ioctl touch the device's registers?
+ * @kdev: the controller
+ *
+ * Not while the controller is quiesced (kesync-pci.c: its function is
+ * being reset, is in D3hot, or recovers from a PCI error): its registers
+ * are then being reset, or not there at all.  A quiesce in progress is
+ * waited for (bounded by a reset attempt, reset_timeout_ms).  On success
+ * the caller touches the registers and then calls kesync_hw_exit(); no
+ * quiesce begins meanwhile.
+ *
+ * Context: process; sleeps; the caller holds remove_rwsem (read); takes
+ * pm.lock (before isr.lock, as kesync_quiesce() does).
+ * Return: 0 with pm.lock held; -EBUSY while quiesced, or -EINTR on a
+ * fatal signal.
+ */
+static int kesync_hw_enter(struct kesync_dev *kdev)
+{
+	if (mutex_lock_killable(&kdev->pm.lock))
+		return -EINTR;
+	if (kdev->pm.quiesced) {
+		mutex_unlock(&kdev->pm.lock);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* The end of kesync_hw_enter()'s section.  Context: process. */
+static void kesync_hw_exit(struct kesync_dev *kdev)
+{
+	mutex_unlock(&kdev->pm.lock);
+}
+
+/**
  * kesync_user_fault - KESYNC_IOC_FAULT: arm a fault through the control
  * SynchCritSection
  * @u: the unit
  * @f: the validated request
  *
- * Context: process.
- * Return: 0, or the controller's error.
+ * Context: process; sleeps (kesync_hw_enter()).
+ * Return: 0, the controller's error, or -EBUSY while it is quiesced.
  */
 int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
 {
@@ -1595,7 +1731,11 @@ int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
 	down_read(&kdev->remove_rwsem);
 	ret = kesync_io_error(kdev);
 	if (!ret)
+		ret = kesync_hw_enter(kdev);
+	if (!ret) {
 		kesync_sync_exec(kdev, &kesync_scs_program_control, &c);
+		kesync_hw_exit(kdev);
+	}
 	up_read(&kdev->remove_rwsem);
 	return ret;
 }
@@ -1605,18 +1745,19 @@ int kesync_user_fault(struct kesync_unit *u, const struct kesync_fault *f)
  * @u: the unit
  * @hs: filled in; reserved fields are left as the caller zeroed them
  *
- * Context: process.
- * Return: 0 or -ENODEV once removed.
+ * Context: process; sleeps (kesync_hw_enter()).
+ * Return: 0, -ENODEV once removed, or -EBUSY while the controller is
+ * quiesced.
  */
 int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs)
 {
 	struct kesync_dev *kdev = u->kdev;
-	int ret = 0;
+	int ret = -ENODEV;
 
 	down_read(&kdev->remove_rwsem);
-	if (kdev->io.removed) {
-		ret = -ENODEV;
-	} else {
+	if (!kdev->io.removed)
+		ret = kesync_hw_enter(kdev);
+	if (!ret) {
 		hs->mmio_reads = kesync_rd(kdev, KESYNC_REG_STAT_MMIO_READS);
 		hs->mmio_writes = kesync_rd(kdev, KESYNC_REG_STAT_MMIO_WRITES);
 		hs->ctrl_busy = kesync_rd(kdev, KESYNC_REG_STAT_CTRL_BUSY);
@@ -1625,6 +1766,7 @@ int kesync_hw_stats(struct kesync_unit *u, struct kesync_hw_stats *hs)
 		hs->resets = kesync_rd(kdev, KESYNC_REG_STAT_RESETS);
 		hs->irqs = kesync_rd(kdev, KESYNC_REG_STAT_IRQS);
 		hs->dma_errors = kesync_rd(kdev, KESYNC_REG_STAT_DMA_ERRORS);
+		kesync_hw_exit(kdev);
 	}
 	up_read(&kdev->remove_rwsem);
 	return ret;

@@ -430,15 +430,23 @@ static bool kesync_io_stopped(struct kesync_dev *kdev)
  * when it completes, so a transfer cut short moved no byte; a retry is
  * safe).  That transfer is stopped with a controller reset; a reset the
  * IoTimer or KESYNC_IOC_RESET had started is waited for (bounded by the
- * reset attempts); then the device's interrupts are disabled and the ISRs
- * are waited for.  With @touch_hw false nothing of the device is touched:
- * the reset of the function that follows stops it.
+ * reset attempts); then the device's interrupts are disabled, and the ISRs
+ * and the units' DpcForIsr are waited for.  With @touch_hw false nothing
+ * of the device is touched: the reset of the function that follows stops
+ * it.
+ *
+ * A DpcForIsr that runs after this finds nothing to take from the device:
+ * no ISR runs, the IoTimer's counters are stopped, a cancel does not abort
+ * while the controller is offline, and programming is refused; it touches
+ * no register.  So the work items need no disabling, and kesync_unquiesce()
+ * kicks the units it concerns.
  *
  * Context: process; sleeps; under the device lock (PCI core).
  */
 static void kesync_quiesce(struct kesync_dev *kdev, bool touch_hw)
 {
 	struct kesync_offline_ctx o = { .touch_hw = touch_hw };
+	unsigned int i;
 	u32 st;
 
 	mutex_lock(&kdev->pm.lock);
@@ -464,6 +472,9 @@ static void kesync_quiesce(struct kesync_dev *kdev, bool touch_hw)
 				 st);
 	}
 	kesync_sync_irqs(kdev);
+	/* One the ISR queued before the line went quiet may still run. */
+	for (i = 0; i < kdev->nunits; i++)
+		flush_work(&kdev->units[i]->dpc);
 	dev_dbg(&kdev->pdev->dev, "quiesced (%u), %s\n", kdev->pm.quiesces,
 		o.stopped ? "a transfer stopped" : "idle");
 unlock:

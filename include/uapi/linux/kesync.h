@@ -156,11 +156,18 @@ struct kesync_fault {
 #define KESYNC_IOC_INFO		_IOR(KESYNC_IOC_MAGIC, 0, struct kesync_info)
 #define KESYNC_IOC_GET_TIMEOUT	_IOR(KESYNC_IOC_MAGIC, 1, __u32)
 #define KESYNC_IOC_STATS	_IOR(KESYNC_IOC_MAGIC, 3, struct kesync_stats)
+/*
+ * HW_STATS and FAULT touch the device's registers: while its function is
+ * being reset, is suspended (D3hot) or recovers from a PCI error, they
+ * fail with EBUSY (after waiting, at most a controller reset attempt, for
+ * the quiesce in progress); try again once it is over.
+ */
 #define KESYNC_IOC_HW_STATS	_IOR(KESYNC_IOC_MAGIC, 4, struct kesync_hw_stats)
 /*
  * Cancel the reads and writes the calling process has in flight on this
  * open file, from any of its threads (NT: CancelIoEx): each returns -EINTR
- * or its partial count.  A close() cancels them only when it drops the
+ * or its partial count (never restarted, even when a signal with an
+ * SA_RESTART handler interrupted it too).  A close() cancels them only when it drops the
  * process's last descriptor of the file.
  */
 #define KESYNC_IOC_CANCEL	_IO(KESYNC_IOC_MAGIC, 7)
