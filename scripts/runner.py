@@ -43,7 +43,8 @@ KLOG_BAD = re.compile(
     r"nobody cared|Disabling IRQ #|soft lockup|hard LOCKUP|"
     r"rcu: INFO|rcu_\w+ detected stalls|Unable to handle kernel|"
     r"ODEBUG:|stack-protector|segfault at|Bad page state|"
-    r"unreferenced object|DMAR: DRHD: handling fault")
+    r"unreferenced object|DMAR: DRHD: handling fault|"
+    r"kesync.*not ended after")
 
 # Boot banners of the debug kernel's checkers: they say the checker is on,
 # not that it found anything.
