@@ -83,8 +83,8 @@ RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
 DEFAULT_KERNEL = "6.1"
 
 
-# Inputs of make check's generic-fuzz run (scripts/fuzz.sh --check): about
-# a minute on 2 busy cores (58 inputs/s).
+# Inputs of make check's generic-fuzz run (scripts/fuzz.sh --check): 51 s
+# on 2 cores shared with other builds (58 inputs/s), 135 s when busier.
 FUZZ_RUNS = 3500
 
 # What a sanitizer writes when it finds something (not its warnings).
@@ -1113,10 +1113,10 @@ def main():
     # code.
     if not args.no_host and not args.coverage and args.fuzz_tier:
         host_step(prog, total, "asan", "the qtest again on QEMU built "
-                  "with ASan and UBSan, any report fatal (about 3 minutes)",
+                  "with ASan and UBSan, any report fatal (2 to 4 minutes)",
                   run_asan, args)
         host_step(prog, total, "fuzz", "QEMU's generic-fuzz on kesync-pci, "
-                  "%d inputs from the seed corpus (about 1 minute)"
+                  "%d inputs from the seed corpus (1 to 3 minutes)"
                   % args.fuzz_runs, run_fuzz, args)
     if not args.no_host and not args.coverage:
         host_step(prog, total, "tools", "host-side tests of the runner, "

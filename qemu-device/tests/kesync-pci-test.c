@@ -3385,7 +3385,8 @@ int main(int argc, char **argv)
  * comment saying what it hit.  docs/testing.md, "A crash of the fuzzer".
  *
  * None yet: no crash in the seed corpus, make check's bounded run (3500
- * inputs, -seed=1) or the longer runs made when the fuzzer was added.
+ * inputs, -seed=1) or a 300-second 'make fuzz' (3850 inputs) when the
+ * fuzzer was added.
  */
 static void fuzz_crash_tests(void)
 {
