@@ -83,8 +83,9 @@ RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
 DEFAULT_KERNEL = "6.1"
 
 
-# Inputs of make check's generic-fuzz run (scripts/fuzz.sh --check): 51 s
-# on 2 cores shared with other builds (58 inputs/s), 135 s when busier.
+# Inputs of make check's generic-fuzz run (scripts/fuzz.sh --check): about
+# a minute at the 58 inputs/s of 2 cores shared with other builds, 135 s at
+# the 26/s of busier moments.
 FUZZ_RUNS = 3500
 
 # What a sanitizer writes when it finds something (not its warnings).
