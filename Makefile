@@ -6,7 +6,7 @@
 #   make check   run every test; the last line is "N passed, N failed"
 #
 # Other targets: shell, deps, qemu, module, guest, debug, kunit, bench, lint,
-# coverage, clean.
+# coverage, fuzz, qemu-fuzz, clean.
 
 SHELL := /bin/bash
 B := build
@@ -45,7 +45,7 @@ endif
 
 .PHONY: FORCE all run shell check check-host check-guest deps qemu module guest \
 	initramfs debug bench lint check-quick clean distclean help host-tools kunit \
-	coverage
+	coverage fuzz qemu-fuzz
 
 all: deps qemu initramfs
 
@@ -57,6 +57,12 @@ deps:
 
 qemu: deps
 	@scripts/qemu.sh
+
+# The same QEMU built with clang, ASan, UBSan and libFuzzer, in a build
+# directory of its own (build/fuzz/qemu/): the sanitizer and fuzz steps of
+# 'make check', and 'make fuzz'.
+qemu-fuzz: deps
+	@scripts/qemu.sh --fuzz
 
 module: deps $(B)/kernels/$(KERNEL)/kesync.ko
 
@@ -127,11 +133,12 @@ shell: all
 
 # make check: the device's qtest, static analysis, kesync.ko built for
 # every kernel of kernel/targets, the packages and DKMS, every guest
-# configuration of tests/matrix and the debug-kernel tier.
-# make check-quick: the same without the debug tier and the lint, for
-# day-to-day work (CI runs make check).
-check: all debug host-tools
-	@scripts/check.sh --lint --packaging --debug-tier $(ARGS)
+# configuration of tests/matrix, the debug-kernel tier, and the sanitizer
+# and fuzz tier (the qtest under ASan/UBSan, a bounded generic-fuzz run).
+# make check-quick: the same without the debug tier, the sanitizer and
+# fuzz tier and the lint, for day-to-day work (CI runs make check).
+check: all debug host-tools qemu-fuzz
+	@scripts/check.sh --lint --packaging --debug-tier --fuzz-tier $(ARGS)
 
 check-quick: all host-tools
 	@scripts/check.sh $(ARGS)
@@ -142,6 +149,13 @@ check-quick: all host-tools
 coverage: all debug
 	@scripts/qemu.sh --gcov
 	@scripts/coverage.sh $(ARGS)
+
+# QEMU's generic-fuzz on kesync-pci for FUZZ_TIME seconds, from the seed
+# corpus and what earlier runs added (build/fuzz/corpus); a crash is kept
+# in build/fuzz/artifacts (docs/testing.md: turning it into a qtest).
+FUZZ_TIME ?= 600
+fuzz: qemu-fuzz
+	@scripts/fuzz.sh --time $(FUZZ_TIME) $(ARGS)
 
 # The KUnit suite alone (module/.kunitconfig under kunit.py, no device).
 kunit: deps qemu

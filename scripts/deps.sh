@@ -58,6 +58,8 @@ coccinelle      | make lint (coccicheck) | cmd:spatch
 ocaml-nox       | coccinelle'"'"'s scripting | cmd:ocaml
 shellcheck      | make lint | cmd:shellcheck
 python3-pyflakes | make lint (the Python scripts) | cmd:pyflakes3
+clang-14        | the sanitizer and fuzzer build of QEMU (make check, make fuzz) | cmd:clang-14
+libclang-rt-14-dev | ASan, UBSan and libFuzzer for that build | file:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a file:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a
 gcovr           | make coverage (merges the driver'"'"'s and the device'"'"'s gcov counts) | cmd:gcovr
 groff-base      | renders the man page in the CLI'"'"'s test | cmd:groff
 libcap2         | udevadm in the guest (the udev test) | file:/usr/lib/x86_64-linux-gnu/libcap.so.2

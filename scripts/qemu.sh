@@ -14,6 +14,14 @@
 # directory of its own (another configure key), linked as
 # build/coverage/qemu/{qemu-system-x86_64,kesync-pci-test} for 'make
 # coverage'; the .gcda files it writes stay in that build directory.
+#
+# qemu.sh --fuzz: one clang build serving both the sanitizer tier and the
+# fuzzer: --enable-sanitizers (ASan and UBSan; -fsanitize=undefined is also
+# given explicitly, so that it holds even where configure's probe drops it)
+# and --enable-fuzzing (libFuzzer; qemu-system-x86_64 is still built, with
+# the fuzzer's coverage hooks unlinked).  Linked as build/fuzz/qemu/
+# {qemu-system-x86_64,kesync-pci-test,qemu-fuzz-x86_64} for the 'asan' and
+# 'fuzz' steps of 'make check' and for 'make fuzz'.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -21,9 +29,18 @@ CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features --enabl
 	--disable-docs --disable-install-blobs --disable-werror)
 APTDIR=$KESYNC_CACHE/apt
 OUT=$KESYNC_BUILD
+TARGETS=(qemu-system-x86_64 tests/qtest/kesync-pci-test)
 if [ "${1:-}" = --gcov ]; then
 	CONFIGURE_FLAGS+=(--enable-gcov)
 	OUT=$KESYNC_BUILD/coverage/qemu
+elif [ "${1:-}" = --fuzz ]; then
+	command -v clang-14 >/dev/null || die "clang-14 missing: run scripts/deps.sh"
+	CONFIGURE_FLAGS+=(--cc=clang-14 --cxx=clang++-14 --host-cc=clang-14
+		--enable-sanitizers --enable-fuzzing
+		--extra-cflags=-fsanitize=undefined
+		--extra-ldflags=-fsanitize=undefined)
+	OUT=$KESYNC_BUILD/fuzz/qemu
+	TARGETS+=(qemu-fuzz-x86_64)
 fi
 
 # A private apt configuration that adds deb-src entries for the archives the
@@ -177,7 +194,8 @@ main() {
 	fi
 
 	if [ "$OUT" != "$KESYNC_BUILD" ]; then
-		# The gcov build is long and only 'make coverage' waits for it:
+		# The gcov and fuzz builds are long and only their own steps
+		# wait for them:
 		# it gives up the cache's lock once grafted and configured, so
 		# that the others' QEMU builds go on; it builds alone in its
 		# own directory.
@@ -186,8 +204,7 @@ main() {
 		flock 8
 	fi
 	log "building QEMU (ninja, incremental)"
-	ninja -C "$bld" qemu-system-x86_64 tests/qtest/kesync-pci-test \
-		>"$bld/ninja.log" 2>&1 ||
+	ninja -C "$bld" "${TARGETS[@]}" >"$bld/ninja.log" 2>&1 ||
 		{ grep -B2 -A12 -m3 'error' "$bld/ninja.log" >&2 ||
 			tail -n 40 "$bld/ninja.log" >&2
 		  die "QEMU build failed (log: $bld/ninja.log)"; }
@@ -195,6 +212,9 @@ main() {
 	mkdir -p "$OUT"
 	ln -sfn "$bld/qemu-system-x86_64" "$OUT/qemu-system-x86_64"
 	ln -sfn "$bld/tests/qtest/kesync-pci-test" "$OUT/kesync-pci-test"
+	if [ -e "$bld/qemu-fuzz-x86_64" ]; then
+		ln -sfn "$bld/qemu-fuzz-x86_64" "$OUT/qemu-fuzz-x86_64"
+	fi
 	printf '%s\n' "$ver" >"$OUT/qemu-version"
 	printf '%s\n' "$src" >"$OUT/qemu-src"
 	printf '%s\n' "$bld" >"$OUT/qemu-build"

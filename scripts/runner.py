@@ -84,6 +84,15 @@ RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
 DEFAULT_KERNEL = "6.1"
 
 
+# Inputs of make check's generic-fuzz run (scripts/fuzz.sh --check): about
+# a minute at the 58 inputs/s of 2 cores shared with other builds, 135 s at
+# the 26/s of busier moments.
+FUZZ_RUNS = 3500
+
+# What a sanitizer writes when it finds something (not its warnings).
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|"
+                              r"runtime error:|^SUMMARY: \w+Sanitizer", re.M)
+
 # The run's Progress (main); say() prints a line through it.
 PROGRESS = None
 
@@ -657,6 +666,85 @@ def run_host(args):
     return "host", res, wall
 
 
+# The sanitizer tier: every report is fatal, and written to a file of its
+# own (log_path, one per process) so that a report in a QEMU the qtest only
+# sees die, or one that does not stop a process, still fails the step.
+# A report ends the process with status 86, not 1: a QEMU whose load of a
+# bad migration stream must fail with 1 cannot pass for one that crashed.
+# Leaks are not checked: QEMU leaves its start-up allocations to exit.
+def sanitizer_env(report):
+    return {"ASAN_OPTIONS": "halt_on_error=1:exitcode=86:detect_leaks=0:"
+            "log_path=%s" % report,
+            "UBSAN_OPTIONS": "halt_on_error=1:exitcode=86:print_stacktrace=1:"
+            "log_path=%s" % report}
+
+
+def run_asan(args):
+    """The device's qtest again, on the ASan+UBSan build of QEMU (the
+    test program is built with them too); any sanitizer report fails."""
+    qdir = args.fuzz_dir
+    report = os.path.join(args.logdir, "asan-report")
+    for f in os.listdir(args.logdir):
+        if f.startswith("asan-report."):
+            os.unlink(os.path.join(args.logdir, f))
+    env = dict(os.environ, **sanitizer_env(report),
+               QTEST_QEMU_BINARY=os.path.join(qdir, "qemu-system-x86_64"))
+    base = "cd %s && ASAN_OPTIONS=halt_on_error=1:detect_leaks=0 " \
+        "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 " \
+        "QTEST_QEMU_BINARY=./qemu-system-x86_64 ./kesync-pci-test --tap -k" \
+        % show_path(qdir)
+    if not os.path.exists(os.path.join(qdir, "kesync-pci-test")):
+        res = Result(base)
+        res.fail("asan: no sanitizer build in %s" % show_path(qdir),
+                 "", "scripts/qemu.sh --fuzz")
+        return "asan", res, 0.0
+    targs = argparse.Namespace(**vars(args))
+    targs.host_timeout = max(args.host_timeout, 1800)
+    res, wall = run_tap_command(
+        "asan/qtest", [os.path.join(qdir, "kesync-pci-test"), "--tap", "-k"],
+        targs, env=env, cwd=qdir, rerun=base,
+        rerun_one=lambda t: "%s -p %s" % (base, shlex.quote(t.split()[0])))
+    name = "asan: no sanitizer report"
+    found = sorted(f for f in os.listdir(args.logdir)
+                   if f.startswith("asan-report."))
+    nrep = 0
+    for f in found:
+        with open(os.path.join(args.logdir, f), errors="replace") as fh:
+            text = fh.read()
+        # ASan also logs warnings there (QEMU's coroutines switch stacks
+        # with swapcontext): only a report fails.
+        if SANITIZER_REPORT.search(text):
+            nrep += 1
+            res.fail("%s (%s)" % (name, show_path(os.path.join(
+                args.logdir, f))), text[-6000:])
+        else:
+            os.unlink(os.path.join(args.logdir, f))
+    if not nrep:
+        res.passed.append(name)
+    return "asan", res, wall
+
+
+def run_fuzz(args):
+    """QEMU's generic-fuzz on kesync-pci (scripts/fuzz.sh --check): the
+    seed corpus, a fixed libFuzzer seed, a fixed number of inputs."""
+    cmd = [os.path.join(ROOT, "scripts/fuzz.sh"), "--check",
+           "--runs", str(args.fuzz_runs), "--seed", "1"]
+    res = Result(" ".join(os.path.relpath(cmd[0], ROOT).split() + cmd[1:]))
+    t0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    with open(os.path.join(args.logdir, "fuzz.log"), "w") as f:
+        f.write(p.stdout)
+    summary = [ln for ln in p.stdout.splitlines() if ln.startswith("fuzz: ")]
+    name = "fuzz: generic-fuzz, %d inputs, no crash" % args.fuzz_runs
+    if p.returncode != 0 or not summary:
+        res.fail(name, p.stdout[-6000:])
+    else:
+        res.passed.append(name)
+        say("  " + summary[-1])
+    return "fuzz", res, time.time() - t0
+
+
 def run_host_tests(args):
     """tests/host/*: host-side TAP programs that need no device: the
     runner's own output, kesyncctl's conventions, the installer's checks.
@@ -978,6 +1066,16 @@ def main():
     ap.add_argument("--qemu-dir", default=BUILD,
                     help="where qemu-system-x86_64 and kesync-pci-test are "
                     "(default build/; 'make coverage': its gcov build)")
+    ap.add_argument("--fuzz-tier", action="store_true",
+                    default=os.environ.get("KESYNC_FUZZ_TIER") == "1",
+                    help="also run the qtest on the ASan+UBSan build of "
+                    "QEMU and a bounded generic-fuzz run ('scripts/qemu.sh "
+                    "--fuzz' builds them)")
+    ap.add_argument("--fuzz-dir", default=os.path.join(BUILD, "fuzz", "qemu"),
+                    help="the sanitizer/fuzzer build of --fuzz-tier")
+    ap.add_argument("--fuzz-runs", type=int, default=FUZZ_RUNS,
+                    help="inputs of the bounded fuzz run (default %d)"
+                    % FUZZ_RUNS)
     ap.add_argument("--gcov-dir",
                     help="save each debug-kernel boot's kesync .gcda files "
                     "under DIR/<boot>/")
@@ -1015,6 +1113,13 @@ def main():
     # 'make coverage' measures the device's qtest and the guest boots:
     # the host tools, KUnit's kernel and the kbuild step run no profiled
     # code.
+    if not args.no_host and not args.coverage and args.fuzz_tier:
+        host_step(prog, total, "asan", "the qtest again on QEMU built "
+                  "with ASan and UBSan, any report fatal (2 to 4 minutes)",
+                  run_asan, args)
+        host_step(prog, total, "fuzz", "QEMU's generic-fuzz on kesync-pci, "
+                  "%d inputs from the seed corpus (1 to 3 minutes)"
+                  % args.fuzz_runs, run_fuzz, args)
     if not args.no_host and not args.coverage:
         host_step(prog, total, "tools", "host-side tests of the runner, "
                   "kesyncctl and the installer (tests/host)",
