@@ -55,6 +55,14 @@ static const char *kesync_loaded_bad(KesyncState *s)
     if (s->live_gen > s->next_gen || s->timer_gen > s->next_gen) {
         return "generation from the future";
     }
+    /*
+     * Generation 0 means "no live transfer": the next START would take
+     * ++next_gen = 0 and never run, holding the controller busy until a
+     * reset.  No device reaches 2^64 - 1 transfers.
+     */
+    if (s->next_gen == UINT64_MAX) {
+        return "generation counter exhausted";
+    }
     if (s->resetting && x->phase != KESYNC_PH_IDLE) {
         return "transfer during a controller reset";
     }
