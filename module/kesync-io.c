@@ -562,7 +562,8 @@ static void kesync_fail_queue(struct kesync_unit *u, int err)
  *
  * Context: process, kthread or workqueue context; no locks held; takes
  * @u->xfer_mutex.  The request is in state STARTING, owned by the caller.
- * Nothing here sleeps but the mutex (the mapping does not).
+ * The mapping and unmapping done here do not sleep; the mutex and the end
+ * of a request (kesync_complete_request(): the pages are unpinned) do.
  * Return: KESYNC_KEEP_OBJECT while the transfer runs; KESYNC_DEALLOCATE_OBJECT
  * when the request was ended: the caller frees the controller and starts
  * the unit's next request.
