@@ -10,8 +10,8 @@
  *  - one call moves at most KESYNC_MAX_REQ_BYTES (8 MiB) and returns the
  *    count, as a pipe or socket may;
  *  - at most KESYNC_MAX_INFLIGHT reads and writes of a unit are in flight
- *    (pinned and mapped) at once; more wait, or fail with -EAGAIN on an
- *    O_NONBLOCK file;
+ *    (pinned; only the one on the controller is DMA-mapped) at once; more
+ *    wait, or fail with -EAGAIN on an O_NONBLOCK file;
  *  - poll(2) reports the medium readable and writable, as for a block
  *    device, while a request slot is free (EPOLLERR | EPOLLHUP once the
  *    device is removed).

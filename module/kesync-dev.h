@@ -54,9 +54,10 @@
 /* One read(2)/write(2) moves at most this much; the rest is a short count. */
 #define KESYNC_MAX_REQ_BYTES		(8u << 20)
 /*
- * Requests of one unit pinned and mapped at once (KESYNC_MAX_INFLIGHT of
- * the UAPI, at most KESYNC_MAX_REQ_BYTES each): bounds the memory one user
- * can pin and the IOVA or bounce space it can take.
+ * Requests of one unit pinned at once (KESYNC_MAX_INFLIGHT of the UAPI, at
+ * most KESYNC_MAX_REQ_BYTES each): bounds the memory one user can pin.
+ * Only the request holding the controller is DMA-mapped
+ * (kesync_adapter_map()), so the IOVA or bounce space is one request's.
  */
 #define KESYNC_INFLIGHT_CAP		KESYNC_MAX_INFLIGHT
 /* Transfers in a row that move no byte before a request fails with -EIO. */
@@ -211,7 +212,9 @@ enum kesync_req_state {
  * @pages: the pinned user pages (NT: the locked-down MDL)
  * @npages: entries in @pages
  * @page_off: offset of the buffer in its first page
- * @sgt: the mapped scatter-gather table (NT: the adapter channel)
+ * @sgt: the scatter-gather table, built at dispatch and DMA-mapped only
+ *	while the request holds the controller (NT: the adapter channel)
+ * @table: @sgt is allocated
  * @mapped: @sgt is DMA-mapped (counted in kesync_dev.io.maps)
  * @bounce: a read's partial first and last cache lines, or NULL
  *	(kesync_adapter_table())
@@ -253,6 +256,7 @@ struct kesync_req {
 	unsigned int npages;
 	unsigned int page_off;
 	struct sg_table sgt;
+	bool table;
 	bool mapped;
 	u8 *bounce;
 	unsigned int head_len;

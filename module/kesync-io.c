@@ -2,20 +2,23 @@
 /*
  * kesync: the I/O path, in the shape of the NT design it ports.
  *
- *   Dispatch (read/write)	kesync_do_io(): pins and maps the buffer (the
- *				adapter object), queues the request, waits;
- *				a fatal or handled signal ends it early
+ *   Dispatch (read/write)	kesync_do_io(): pins the buffer and builds its
+ *				scatter-gather table, queues the request,
+ *				waits; a fatal or handled signal ends it early
  *   StartIo			kesync_start_io(), called by the startio pump
  *				when the unit is idle and from DpcForIsr on
  *				completion (IoStartNextPacket), or by the pump
  *				thread
  *   IoAllocateController	kesync_allocate_controller(): FIFO across the
- *   ControllerControl		units; kesync_controller_control() programs
+ *   ControllerControl		units; kesync_controller_control() maps the
+ *   (AdapterControl)		buffer (kesync_adapter_map()) and programs
  *   IoFreeController		the first transfer; kesync_free_controller()
  *				hands the controller to the next unit
  *   DpcForIsr			kesync_dpc_for_isr(), a work item: completes
- *				the request or reprograms the next partial
- *				transfer through the same SynchCritSection
+ *				the request (unmapping it before it frees
+ *				the controller) or reprograms the next
+ *				partial transfer through the same
+ *				SynchCritSection
  *   IoTimer			kesync_io_timer(), once a second per unit
  *   driver-created thread	kesync_pump_thread(), pump=thread
  *   Cancel routine		kesync_cancel(), kesync_cancel_file()
@@ -164,8 +167,10 @@ static unsigned int kesync_dma_line(void)
  * of a request are copied; everything else stays zero copy.  Writes map
  * the pages as they are: the device only reads them, and a mapping for
  * DMA_TO_DEVICE cleans (writes back) a cache line but never discards it.
+ * Built at dispatch; mapped only once the request gets the controller
+ * (kesync_adapter_map()).
  *
- * Context: process; sleeps (GFP_KERNEL).
+ * Context: process (dispatch); sleeps (GFP_KERNEL).
  * Return: 0 or -ENOMEM.
  */
 static int kesync_adapter_table(struct kesync_dev *kdev,
@@ -183,11 +188,14 @@ static int kesync_adapter_table(struct kesync_dev *kdev,
 	unsigned int nents, i;
 	int ret;
 
-	if (req->write || (!head && !tail))
-		return sg_alloc_table_from_pages_segment(&req->sgt, req->pages,
-							 req->npages, start,
-							 req->len, max_seg,
-							 GFP_KERNEL);
+	if (req->write || (!head && !tail)) {
+		ret = sg_alloc_table_from_pages_segment(&req->sgt, req->pages,
+							req->npages, start,
+							req->len, max_seg,
+							GFP_KERNEL);
+		req->table = !ret;
+		return ret;
+	}
 
 	req->bounce = kmalloc(2 * line, GFP_KERNEL);
 	if (!req->bounce)
@@ -221,6 +229,7 @@ static int kesync_adapter_table(struct kesync_dev *kdev,
 	if (tail)
 		sg_set_buf(sg, req->bounce + line, tail);
 	sg_free_table(&mid_sgt);	/* none without a middle */
+	req->table = true;
 	return 0;
 
 free_mid:
@@ -240,8 +249,8 @@ free_bounce:
  * bytes, so the program's stores to the rest of those cache lines, made
  * meanwhile by any of its threads, stay.
  *
- * Context: after dma_unmap_sgtable(), before the pages are unpinned;
- * process or workqueue context.
+ * Context: after dma_unmap_sgtable(), before the pages are unpinned; any
+ * context (kmap_local_page(), no sleeping).
  */
 static void kesync_unbounce(struct kesync_req *req)
 {
@@ -265,18 +274,32 @@ static void kesync_unbounce(struct kesync_req *req)
 }
 
 /*
- * kesync_adapter_map - IoAllocateAdapterChannel
+ * kesync_adapter_map - IoAllocateAdapterChannel, run by ControllerControl
  *
- * Maps the pinned pages for DMA, zero copy, at any alignment, except the
- * partial cache lines at the ends of a read (kesync_adapter_table()).  The
- * map registers of the NT design are the device's segment and byte limits,
- * applied per transfer by kesync_build_window().  Each mapping is counted
- * in io.maps under io.lock, and none is made once io.err is set: remove()
- * sets it first and at the end waits until io.maps is back to zero, so no
- * mapping outlives the binding, whoever releases it (the DpcForIsr, a
- * canceller, a close).
+ * Maps the request's table (built at dispatch, kesync_adapter_table())
+ * for DMA, zero copy, at any alignment, except the partial cache lines at
+ * the ends of a read.  Only the request holding the controller object is
+ * mapped: requests queued behind it (KESYNC_INFLIGHT_CAP per unit, of up
+ * to KESYNC_MAX_REQ_BYTES each) hold pinned pages but no mapping, so they
+ * do not fill a bounce buffer (swiotlb) or an IOMMU's address space.
+ * The map registers of the NT design are the device's segment and byte
+ * limits, applied per transfer by kesync_build_window().
  *
- * Context: process; sleeps; no locks held.
+ * Each mapping is counted in io.maps under io.lock, and none is made once
+ * io.err is set: remove() sets it first and at the end waits until
+ * io.maps is back to zero, so no mapping outlives the binding, whoever
+ * releases it (the DpcForIsr, a canceller, a close).
+ *
+ * Where NT's AdapterControl would wait for map registers, a mapping the
+ * DMA layer refuses (swiotlb full, IOMMU space exhausted) fails the
+ * request with -ENOMEM, and the controller goes to the next request: with
+ * one mapping per controller, the space is short for everyone, and
+ * waiting for it could wait for ever.
+ *
+ * Context: any; does not sleep (dma_map_sgtable() may be called in
+ * atomic context); no locks held; takes io.lock.  The caller owns @req
+ * (STARTING).
+ * Return: 0, io.err, or -ENOMEM.
  */
 static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
 {
@@ -292,48 +315,67 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
 	if (ret)
 		return ret;
 
-	ret = kesync_adapter_table(kdev, req);
-	if (ret)
-		goto put;
 	ret = dma_map_sgtable(&kdev->pdev->dev, &req->sgt, dir, 0);
-	if (ret)
-		goto free_table;
+	if (ret) {
+		kesync_map_put(kdev);
+		dev_warn_ratelimited(&req->unit->dev,
+				     "cannot map %zu bytes for DMA (%d): request failed\n",
+				     req->len, ret);
+		return -ENOMEM;
+	}
 	req->mapped = true;
 	req->sg = req->sgt.sgl;
 	req->sg_left = req->sgt.nents;
 	req->sg_off = 0;
 	return 0;
-
-free_table:
-	sg_free_table(&req->sgt);
-	kfree(req->bounce);
-	req->bounce = NULL;
-put:
-	kesync_map_put(kdev);
-	return ret;
 }
 
 /*
- * kesync_adapter_unmap - FreeAdapterChannel, and unlock the pages
+ * kesync_adapter_unmap - FreeAdapterChannel
  *
- * Called exactly once per request, when the device can no longer touch the
- * buffer: it finished, was aborted, was reset, or lost bus mastering (or
- * it was never mapped).
+ * Unmaps the request, if it is mapped, and copies a read's bounced bytes
+ * into its pages (after the unmap: kesync_unbounce()).  Called when the
+ * device can no longer touch the buffer: it finished, was aborted, was
+ * reset, or lost bus mastering.  The DpcForIsr calls it before it frees
+ * the controller, so at most one request per controller holds a mapping;
+ * kesync_adapter_release() calls it again for the other paths (a no-op
+ * for a request never mapped or already unmapped).
  *
- * Context: process or workqueue context; sleeps (page lock).
+ * Context: any; does not sleep; no locks held; takes io.lock.  The
+ * caller owns @req.
  */
 static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				 struct kesync_req *req)
 {
-	if (req->mapped) {
-		dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
-				  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
-				  0);
+	if (!req->mapped)
+		return;
+	dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
+			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE, 0);
+	kesync_unbounce(req);
+	req->mapped = false;
+	kesync_map_put(kdev);
+}
+
+/*
+ * kesync_adapter_release - the adapter channel and the MDL go
+ *
+ * Unmaps the request if it is still mapped, frees its table and its
+ * bounce buffer, and unlocks the pages.  Called exactly once per request,
+ * when the device can no longer touch the buffer (or it never could: a
+ * request ended before it got the controller was never mapped).
+ *
+ * Context: process or workqueue context; sleeps (page lock).
+ */
+static void kesync_adapter_release(struct kesync_dev *kdev,
+				   struct kesync_req *req)
+{
+	kesync_adapter_unmap(kdev, req);
+	if (req->table) {
 		sg_free_table(&req->sgt);
-		kesync_unbounce(req);
-		req->mapped = false;
-		kesync_map_put(kdev);
+		req->table = false;
 	}
+	kfree(req->bounce);	/* a read never mapped */
+	req->bounce = NULL;
 	if (req->pages) {
 		/* A read stored into the pages: they are dirty. */
 		unpin_user_pages_dirty_lock(req->pages, req->npages,
@@ -447,9 +489,10 @@ static ssize_t kesync_cancel_result(const struct kesync_req *req)
  * @req: a request in state DONE whose buffer the device can no longer touch
  * @result: byte count or negative errno for the caller
  *
- * Releases the adapter channel (the DMA mapping and the pinned pages),
- * counts, and wakes the waiter, which may free @req at once: @req is not
- * touched after complete().  A request its caller left behind
+ * Releases the adapter channel (the DMA mapping, unless the DpcForIsr or
+ * ControllerControl released it already, and the pinned pages), counts,
+ * and wakes the waiter, which may free @req at once: @req is not touched
+ * after complete().  A request its caller left behind
  * (kesync_wait_cancelled()) is freed here, and its slot given back.
  *
  * Context: process, kthread or workqueue context; no locks held; takes
@@ -461,7 +504,7 @@ static void kesync_complete_request(struct kesync_req *req, ssize_t result)
 	struct kesync_dev *kdev = u->kdev;
 	bool orphan;
 
-	kesync_adapter_unmap(kdev, req);
+	kesync_adapter_release(kdev, req);
 	kesync_stat_inc(u, KESYNC_STAT_REQUESTS);
 	kesync_stat_add(u, KESYNC_STAT_BYTES, req->done);
 	if (req->cancelled)
@@ -510,12 +553,17 @@ static void kesync_fail_queue(struct kesync_unit *u, int err)
  * kesync_controller_control - ControllerControl
  * @u: the unit just given the controller object
  *
- * Programs the first transfer of the unit's current request through its
- * SynchCritSection.  A request cancelled meanwhile, or one the controller
- * can no longer serve, is ended here instead.
+ * Maps the unit's current request for DMA (kesync_adapter_map(): the
+ * AdapterControl of the NT design runs here too) and programs its first
+ * transfer through its SynchCritSection.  A request cancelled meanwhile,
+ * one the controller can no longer serve, or one the DMA layer cannot map
+ * (-ENOMEM) is ended here instead, unmapped before the caller frees the
+ * controller.
  *
  * Context: process, kthread or workqueue context; no locks held; takes
  * @u->xfer_mutex.  The request is in state STARTING, owned by the caller.
+ * The mapping and unmapping done here do not sleep; the mutex and the end
+ * of a request (kesync_complete_request(): the pages are unpinned) do.
  * Return: KESYNC_KEEP_OBJECT while the transfer runs; KESYNC_DEALLOCATE_OBJECT
  * when the request was ended: the caller frees the controller and starts
  * the unit's next request.
@@ -525,11 +573,23 @@ static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_req *req;
 	ssize_t res = 0;
+	bool skip;
+	int err = 0;
 
 	mutex_lock(&u->xfer_mutex);
 	spin_lock(&kdev->io.lock);
 	req = u->cur;
+	skip = req->cancel;	/* not worth a mapping; ended just below */
+	spin_unlock(&kdev->io.lock);
+	if (!skip)
+		err = kesync_adapter_map(kdev, req);
+
+	spin_lock(&kdev->io.lock);
 	res = kesync_owner_check_locked(kdev, req, kesync_cancel_result(req));
+	if (!res && err) {
+		res = err;
+		kesync_retire_locked(u, req);
+	}
 	if (!res)
 		req->state = KESYNC_REQ_ACTIVE;
 	spin_unlock(&kdev->io.lock);
@@ -540,6 +600,7 @@ static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
 
 	if (!res)
 		return KESYNC_KEEP_OBJECT;
+	kesync_adapter_unmap(kdev, req);	/* the device never saw it */
 	kesync_complete_request(req, res);
 	return KESYNC_DEALLOCATE_OBJECT;
 }
@@ -621,9 +682,10 @@ static bool kesync_allocate_controller(struct kesync_unit *u,
  * kesync_start_io - StartIo
  * @req: the unit's current request, state STARTING
  *
- * The request was pinned and mapped by its dispatch routine, so all that
- * is left is to get the controller object; ControllerControl then
- * programs the device and arms the timer counter (timeout + 1 s).
+ * The request was pinned, and its table built, by its dispatch routine,
+ * so all that is left is to get the controller object; ControllerControl
+ * then maps the buffer, programs the device and arms the timer counter
+ * (timeout + 1 s).
  *
  * Context: process (dispatch, canceller), kthread (pump thread) or
  * workqueue (DpcForIsr) context; no locks held.
@@ -921,8 +983,9 @@ static bool kesync_dpc_abort(struct kesync_unit *u, struct kesync_req *req,
  * bytes remain (partial transfer or a short count), reprograms the next
  * transfer through the same SynchCritSection, which re-arms the timer
  * counter as StartIo did; or retries a transfer a reset interrupted; or
- * aborts a cancelled one.  When the request ends, frees the controller,
- * starts the unit's next request and completes this one.  Once the device
+ * aborts a cancelled one.  When the request ends, unmaps it (the device
+ * is done with it), frees the controller, starts the unit's next request
+ * and completes this one: at most one request per controller is mapped.  Once the device
  * is stopped (dead, removed) it fails what is left without touching it.
  *
  * Context: workqueue; takes unit->xfer_mutex, io.lock, isr.lock.
@@ -981,6 +1044,8 @@ static void kesync_dpc_for_isr(struct work_struct *work)
 
 ended:
 	if (end) {
+		/* Before IoFreeController maps the next one; no sleeping. */
+		kesync_adapter_unmap(kdev, req);
 		spin_lock(&kdev->io.lock);
 		kesync_retire_locked(u, req);
 		spin_unlock(&kdev->io.lock);
@@ -1575,8 +1640,8 @@ bool kesync_inflight_full(struct kesync_unit *u)
  * @write: host to medium
  *
  * Takes one of the unit's KESYNC_INFLIGHT_CAP slots (waits for one, or
- * -EAGAIN with O_NONBLOCK), pins and maps the buffer (outside
- * remove_rwsem), queues the request and waits for it (kesync_wait(): the
+ * -EAGAIN with O_NONBLOCK), pins the buffer and builds its table (outside
+ * remove_rwsem; ControllerControl maps it), queues the request and waits for it (kesync_wait(): the
  * signal rules).  A request ended early returns the bytes already moved;
  * with none, -ERESTARTSYS after a signal (the kernel delivers it, and turns
  * the result into -EINTR, or restarts the call under SA_RESTART; only while
@@ -1585,7 +1650,7 @@ bool kesync_inflight_full(struct kesync_unit *u)
  * is quiesced).
  *
  * The slot is taken before the pages are pinned, on purpose: the cap
- * exists to bound the memory a unit's callers can pin (and map).  Pinning
+ * exists to bound the memory a unit's callers can pin.  Pinning
  * first would let any number of callers pin up to KESYNC_MAX_REQ_BYTES
  * each while they wait for a slot.  So a caller whose buffer faults slowly
  * (a held userfaultfd or FUSE page) holds its slot meanwhile, as a request
@@ -1623,22 +1688,22 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 
 	/*
 	 * Pinning may wait on user space for ever (a userfaultfd or FUSE
-	 * page): no lock.  Mapping is refused once remove() has begun, and
-	 * remove() waits for every mapping to go (kesync_adapter_map()).
-	 * Only the queueing, which may start the device, is under
-	 * remove_rwsem, and it waits for nothing.
+	 * page): no lock.  The table is built here, where sleeping is fine;
+	 * the mapping is made when the request gets the controller
+	 * (kesync_adapter_map()).  Only the queueing, which may start the
+	 * device, is under remove_rwsem, and it waits for nothing.
 	 */
 	ret = kesync_adapter_pin(req, uaddr);
 	if (ret)
 		goto free_req;
-	ret = kesync_adapter_map(kdev, req);
+	ret = kesync_adapter_table(kdev, req);
 	if (!ret) {
 		down_read(&kdev->remove_rwsem);
 		ret = kesync_queue_request(u, req);
 		up_read(&kdev->remove_rwsem);
 	}
 	if (ret) {
-		kesync_adapter_unmap(kdev, req);
+		kesync_adapter_release(kdev, req);
 		goto free_req;
 	}
 
@@ -1908,8 +1973,9 @@ void kesync_io_fail_all(struct kesync_dev *kdev)
 	/*
 	 * No mapping may outlive the binding.  The last ones may be released
 	 * by a canceller (signal, close) that retired its request just before
-	 * us, or by a dispatcher whose queueing io.err refused: both are on
-	 * their way and wait for nothing.
+	 * us, or by a ControllerControl that mapped its request just before
+	 * io.err was set and now ends it: both are on their way and wait for
+	 * nothing.
 	 */
 	wait_event(kdev->maps_wq, kesync_maps_idle(kdev));
 }

@@ -15,6 +15,11 @@
  *   neighbouring pieces of one cache line, all mapped at once, must not
  *   give overlapping DMA mappings (DMA-API debugging reports them on the
  *   debug kernel: "cacheline tracking EEXIST").
+ * - Requests queued behind a slow transfer: every unit may have
+ *   KESYNC_MAX_INFLIGHT requests of 8 MiB in flight, but only the one
+ *   holding the controller may be DMA-mapped; under swiotlb (64 MiB of
+ *   bounce space) mapping them all at dispatch fills it ("swiotlb buffer
+ *   is full") and fails them.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -493,6 +498,178 @@ TEST_F_TIMEOUT(line, reads_sharing_cache_lines, 60)
 					 e1 - e0);
 		munmap(map, maplen);
 	}
+}
+
+/* ---- Requests queued behind a slow transfer ----------------------------- */
+
+#define KT_SWIOTLB_FULL	"swiotlb buffer is full"
+
+/* /dev/kmsg positioned after the last record: what comes next. */
+static int kmsg_open_end(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Does a kernel log record logged since kmsg_open_end() contain @s? */
+static bool kmsg_says(int fd, const char *s)
+{
+	char rec[8192];
+	bool found = false;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records were overwritten: go on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, s))
+			found = true;
+	}
+	return found;
+}
+
+struct queued {
+	int fd;
+	uint8_t *buf;
+	size_t len;
+	uint64_t moff;
+	uint64_t seed;
+	bool write;
+	atomic_int tid;
+	ssize_t ret;
+	int err;
+};
+
+static void *queued_io(void *arg)
+{
+	struct queued *q = arg;
+
+	atomic_store(&q->tid, (int)syscall(SYS_gettid));
+	if (q->write)
+		q->ret = pwrite(q->fd, q->buf, q->len, q->moff);
+	else
+		q->ret = pread(q->fd, q->buf, q->len, q->moff);
+	q->err = errno;
+	return NULL;
+}
+
+#define KT_QUNITS	2
+#define KT_QREQS	(KT_QUNITS * KESYNC_MAX_INFLIGHT)
+
+FIXTURE(queue) {
+	int fd[KT_QUNITS];
+	unsigned int units;
+	struct kesync_info info;
+};
+
+FIXTURE_SETUP(queue)
+{
+	unsigned int u;
+
+	self->fd[0] = kt_open_unit(0);
+	ASSERT_LE(0, self->fd[0]) TH_LOG("open /dev/kesync0: %s", strerror(errno));
+	ASSERT_EQ(0, kt_info(self->fd[0], &self->info));
+	self->units = self->info.units < KT_QUNITS ? self->info.units : KT_QUNITS;
+	for (u = 1; u < self->units; u++) {
+		self->fd[u] = kt_open_unit(u);
+		ASSERT_LE(0, self->fd[u]);
+	}
+}
+
+FIXTURE_TEARDOWN(queue)
+{
+	unsigned int u;
+
+	for (u = 0; u < self->units; u++)
+		if (self->fd[u] >= 0)
+			close(self->fd[u]);
+}
+
+/*
+ * The first transfer of unit 0 is held for 2 s (a LATE fault) while
+ * KESYNC_MAX_INFLIGHT requests of 8 MiB (reads, some at odd offsets in
+ * their pages, and writes of the same bytes) are queued on it and as many
+ * on unit 1, which waits for the controller.  Then all must move their
+ * full count with the right bytes, and the kernel never logs that the
+ * swiotlb bounce space (64 MiB) ran out: at most one request holds a DMA
+ * mapping per controller.
+ */
+TEST_F_TIMEOUT(queue, max_inflight_behind_slow_transfer, 180)
+{
+	struct queued *q;
+	pthread_t th[KT_QREQS];
+	unsigned int n = self->units * KESYNC_MAX_INFLIGHT, i;
+	size_t maplen = KT_MAX_IO + 2 * KT_PAGE;
+	uint8_t *map[KT_QREQS];
+	int kmsg;
+
+	ASSERT_LE(KT_MAX_IO, self->info.unit_size);
+	q = calloc(KT_QREQS, sizeof(*q));
+	ASSERT_NE(NULL, q);
+	for (i = 0; i < self->units; i++)
+		ASSERT_EQ((ssize_t)KT_MAX_IO,
+			  kt_pwrite_pat(self->fd[i], KT_MAX_IO, 0,
+					kt_seed ^ (0x9e0 + i)));
+	for (i = 0; i < n; i++) {
+		unsigned int u = i / KESYNC_MAX_INFLIGHT;
+
+		map[i] = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, map[i]);
+		q[i].fd = self->fd[u];
+		q[i].len = KT_MAX_IO;
+		q[i].seed = kt_seed ^ (0x9e0 + u);
+		/* Every fourth a write of the bytes already there. */
+		q[i].write = i % 4 == 3;
+		/* Odd requests start inside a cache line (a bounced head). */
+		q[i].buf = map[i] + KT_PAGE + (i % 2 ? 64 * i + 5 : 0);
+		if (q[i].write)
+			kt_fill(q[i].buf, q[i].len, q[i].seed, 0);
+		else
+			memset(q[i].buf, 0xee, q[i].len);
+	}
+	kmsg = kmsg_open_end();
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+
+	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_LATE, 1, 2000000));
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, queued_io, &q[0]));
+	while (!atomic_load(&q[0].tid))
+		sched_yield();
+	ASSERT_EQ(0, kt_wait_blocked(getpid(), atomic_load(&q[0].tid),
+				     SYS_pread64, 10))
+		TH_LOG("the first read never blocked in the driver");
+	for (i = 1; i < n; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, queued_io, &q[i]));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, join_within(th[i], 120));
+
+	for (i = 0; i < n; i++) {
+		ssize_t bad;
+
+		EXPECT_EQ((ssize_t)q[i].len, q[i].ret)
+			TH_LOG("request %u (unit %u, %s): %s", i,
+			       i / KESYNC_MAX_INFLIGHT,
+			       q[i].write ? "write" : "read",
+			       q[i].ret < 0 ? strerror(q[i].err) : "short");
+		if (q[i].write || q[i].ret != (ssize_t)q[i].len)
+			continue;
+		bad = kt_check(q[i].buf, q[i].len, q[i].seed, 0);
+		EXPECT_EQ(-1, bad) TH_LOG("request %u: byte %zd differs", i, bad);
+	}
+	EXPECT_FALSE(kmsg_says(kmsg, KT_SWIOTLB_FULL))
+		TH_LOG("the kernel log says \"" KT_SWIOTLB_FULL "\"");
+	close(kmsg);
+	for (i = 0; i < n; i++)
+		munmap(map[i], maplen);
+	free(q);
 }
 
 KT_FINAL_HEALTH_TEST(0)
