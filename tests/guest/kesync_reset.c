@@ -284,19 +284,26 @@ static int rs_sysfs_reset(struct __test_metadata *_metadata)
 	return kt_write_file(path, "1");
 }
 
-/* Sleep until the RTC alarm, @secs from now, wakes the system. */
-static int rs_sleep(const char *mem_sleep, const char *state, unsigned int secs)
+/*
+ * Sleep until the RTC alarm, @secs from now, wakes the system.  On a
+ * failure *@step names the file whose write failed (errno kept).
+ */
+static int rs_sleep(const char *mem_sleep, const char *state, unsigned int secs,
+		    const char **step)
 {
 	char when[16];
 
-	if (mem_sleep && kt_write_file("/sys/power/mem_sleep", mem_sleep))
+	*step = "/sys/power/mem_sleep";
+	if (mem_sleep && kt_write_file(*step, mem_sleep))
 		return -1;
-	if (kt_write_file("/sys/class/rtc/rtc0/wakealarm", "0"))
+	*step = "/sys/class/rtc/rtc0/wakealarm";
+	if (kt_write_file(*step, "0"))
 		return -1;
 	snprintf(when, sizeof(when), "+%u", secs);
-	if (kt_write_file("/sys/class/rtc/rtc0/wakealarm", when))
+	if (kt_write_file(*step, when))
 		return -1;
-	return kt_write_file("/sys/power/state", state);
+	*step = "/sys/power/state";
+	return kt_write_file(*step, state);
 }
 
 /*
@@ -338,12 +345,19 @@ static int rs_s3(struct __test_metadata *_metadata)
 {
 	uint8_t saved[ARRAY_SIZE(rs_chipset)][8], now[8];
 	unsigned int i;
+	const char *step;
 	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(rs_chipset); i++)
-		if (rs_chipset_io(i, saved[i], 0))
+	for (i = 0; i < ARRAY_SIZE(rs_chipset); i++) {
+		if (rs_chipset_io(i, saved[i], 0)) {
+			TH_LOG("reading %s's configuration: %s",
+			       rs_chipset[i].dev, strerror(errno));
 			return -1;
-	ret = rs_sleep("deep", "mem", 3);
+		}
+	}
+	ret = rs_sleep("deep", "mem", 3, &step);
+	if (ret)
+		TH_LOG("writing %s: %s", step, strerror(errno));
 	for (i = 0; i < ARRAY_SIZE(rs_chipset); i++) {
 		if (rs_chipset_io(i, now, 0) ||
 		    !memcmp(now, saved[i], rs_chipset[i].len))
