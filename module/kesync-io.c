@@ -296,9 +296,10 @@ static void kesync_unbounce(struct kesync_req *req)
  * one mapping per controller, the space is short for everyone, and
  * waiting for it could wait for ever.
  *
- * Context: any; does not sleep (dma_map_sgtable() may be called in
- * atomic context); no locks held; takes io.lock.  The caller owns @req
- * (STARTING).
+ * Context: process, kthread or workqueue context (io.lock is never taken
+ * from an interrupt or a softirq); does not sleep (dma_map_sgtable() may
+ * be called in atomic context); no locks held; takes io.lock.  The caller
+ * owns @req (STARTING).
  * Return: 0, io.err, or -ENOMEM.
  */
 static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
@@ -307,6 +308,9 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
 						   DMA_FROM_DEVICE;
 	int ret;
 
+	/* Once per grant: a second mapping would count io.maps twice. */
+	if (WARN_ON_ONCE(req->mapped))
+		return 0;
 	spin_lock(&kdev->io.lock);
 	ret = kdev->io.err;
 	if (!ret)
@@ -341,8 +345,9 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
  * kesync_adapter_release() calls it again for the other paths (a no-op
  * for a request never mapped or already unmapped).
  *
- * Context: any; does not sleep; no locks held; takes io.lock.  The
- * caller owns @req.
+ * Context: process, kthread or workqueue context, as for
+ * kesync_adapter_map(); does not sleep; no locks held; takes io.lock.
+ * The caller owns @req.
  */
 static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				 struct kesync_req *req)
