@@ -41,6 +41,33 @@ static void check_workers(struct __test_metadata *_metadata,
 	}
 }
 
+/*
+ * Start a round-trip worker (kt_io_worker()) on each unit from @first to
+ * @units - 1 and wait, bounded, until each has done three round trips.
+ */
+static void start_workers(struct __test_metadata *_metadata,
+			  struct kt_ioworker *w, pid_t *pids,
+			  unsigned int first, unsigned int units)
+{
+	unsigned int u;
+	double end;
+
+	for (u = first; u < units; u++) {
+		fflush(NULL);
+		pids[u] = fork();
+		ASSERT_LE(0, pids[u]);
+		if (pids[u] == 0)
+			kt_io_worker(&w[u], u, 0, kt_seed ^ (0x401 * u));
+	}
+	end = kt_now() + 20;
+	for (u = first; u < units; u++)
+		while (__atomic_load_n(&w[u].ops, __ATOMIC_SEQ_CST) < 3 &&
+		       !w[u].done && kt_now() < end)
+			kt_msleep(5);
+	for (u = first; u < units; u++)
+		ASSERT_LE(3, w[u].ops) TH_LOG("unit %u never got going", u);
+}
+
 /* With its device gone, the driver holds nothing: it unloads and reloads. */
 static void module_cycles_without_device(struct __test_metadata *_metadata)
 {

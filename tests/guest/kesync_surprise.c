@@ -129,7 +129,7 @@ TEST_F_TIMEOUT(surprise, surprise_removal_during_io, 150)
 	unsigned int u, units = kt_units();
 	char bdf[64], path[128], dev[64];
 	struct kesync_stats st;
-	double t_req, t_gone, t_end, end;
+	double t_req, t_gone, t_end;
 	int fd0, fd;
 
 	if (!kt_env_uint("KESYNC_HOST_HOOK", 0))
@@ -146,20 +146,7 @@ TEST_F_TIMEOUT(surprise, surprise_removal_during_io, 150)
 	ASSERT_EQ(0, kt_set_timeout(fd0, SURPRISE_T));
 
 	/* The other units run round trips, with their interrupts. */
-	for (u = 1; u < units; u++) {
-		fflush(NULL);
-		pids[u] = fork();
-		ASSERT_LE(0, pids[u]);
-		if (pids[u] == 0)
-			kt_io_worker(&w[u], u, 0, kt_seed ^ (0x401 * u));
-	}
-	end = kt_now() + 20;
-	for (u = 1; u < units; u++)
-		while (__atomic_load_n(&w[u].ops, __ATOMIC_SEQ_CST) < 3 &&
-		       !w[u].done && kt_now() < end)
-			kt_msleep(5);
-	for (u = 1; u < units; u++)
-		ASSERT_LE(3, w[u].ops) TH_LOG("unit %u never got going", u);
+	start_workers(_metadata, w, pids, 1, units);
 
 	/* Unit 0: every interrupt lost; the IoTimer completes each transfer. */
 	ASSERT_EQ(0, kt_stats(fd0, &st));	/* earlier programs count too */

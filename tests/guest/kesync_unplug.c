@@ -15,7 +15,7 @@ static void device_del_during_io(struct __test_metadata *_metadata)
 	pid_t pids[KESYNC_MAX_UNITS] = { 0 };
 	unsigned int u, units = kt_units();
 	char bdf[64], path[128];
-	double t0, end;
+	double t0;
 
 	if (!kt_env_uint("KESYNC_HOST_HOOK", 0))
 		SKIP(return, "no host hook in this boot (matrix option --host-hook)");
@@ -33,20 +33,7 @@ static void device_del_during_io(struct __test_metadata *_metadata)
 		ASSERT_EQ(0, kt_set_timeout(fd, 1));
 		close(fd);
 	}
-	for (u = 0; u < units; u++) {
-		fflush(NULL);
-		pids[u] = fork();
-		ASSERT_LE(0, pids[u]);
-		if (pids[u] == 0)
-			kt_io_worker(&w[u], u, 0, kt_seed ^ (0x401 * u));
-	}
-	end = kt_now() + 20;
-	for (u = 0; u < units; u++)
-		while (__atomic_load_n(&w[u].ops, __ATOMIC_SEQ_CST) < 3 &&
-		       !w[u].done && kt_now() < end)
-			kt_msleep(5);
-	for (u = 0; u < units; u++)
-		ASSERT_LE(3, w[u].ops) TH_LOG("unit %u never got going", u);
+	start_workers(_metadata, w, pids, 0, units);
 
 	t0 = kt_now();
 	kt_host_request(QMP_DEVICE_DEL);
