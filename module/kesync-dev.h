@@ -202,7 +202,8 @@ enum kesync_req_state {
  * @cancel_file: cancelled by KESYNC_IOC_CANCEL or a close (not by its
  *	caller's signal): its -EINTR is never turned into a restart; io.lock
  * @orphan: its caller stopped waiting for it (kesync_wait_cancelled()):
- *	whoever ends it frees it and gives its slot back; io.lock
+ *	whoever ends it frees it and gives its slot back, and nothing more
+ *	is stored into the caller's memory (kesync_adapter_unmap()); io.lock
  * @write: host to medium
  * @pos: medium offset of the first byte
  * @len: bytes requested (after clamping to the medium and the cap)

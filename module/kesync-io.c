@@ -249,8 +249,9 @@ free_bounce:
  * bytes, so the program's stores to the rest of those cache lines, made
  * meanwhile by any of its threads, stay.
  *
- * Context: after dma_unmap_sgtable(), before the pages are unpinned; any
- * context (kmap_local_page(), no sleeping).
+ * Context: after dma_unmap_sgtable(), before the pages are unpinned,
+ * under io.lock (kesync_adapter_unmap()); does not sleep
+ * (kmap_local_page()).
  */
 static void kesync_unbounce(struct kesync_req *req)
 {
@@ -345,20 +346,32 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
  * kesync_adapter_release() calls it again for the other paths (a no-op
  * for a request never mapped or already unmapped).
  *
+ * The caller of an orphan (kesync_wait_cancelled()) has returned, and
+ * its memory may be in use again: nothing more is stored into it, not by
+ * a bounce buffer's copy back (swiotlb: DMA_ATTR_SKIP_CPU_SYNC) nor by
+ * kesync_unbounce().  io.lock, under which the waiter makes the request
+ * an orphan, is held across the unmap and the copy, so either the copy is
+ * over before the call returns or it never happens.
+ *
  * Context: process, kthread or workqueue context, as for
- * kesync_adapter_map(); does not sleep; no locks held; takes io.lock.
- * The caller owns @req.
+ * kesync_adapter_map(); does not sleep (the DMA API's unmap may be called
+ * in atomic context); no locks held; takes io.lock.  The caller owns @req.
  */
 static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				 struct kesync_req *req)
 {
 	if (!req->mapped)
 		return;
+	spin_lock(&kdev->io.lock);
 	dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
-			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE, 0);
-	kesync_unbounce(req);
+			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
+			  req->orphan ? DMA_ATTR_SKIP_CPU_SYNC : 0);
+	if (!req->orphan)
+		kesync_unbounce(req);
 	req->mapped = false;
-	kesync_map_put(kdev);
+	if (!--kdev->io.maps)
+		wake_up(&kdev->maps_wq);
+	spin_unlock(&kdev->io.lock);
 }
 
 /*
@@ -1407,7 +1420,8 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
  * (-ERESTARTSYS).  What is left must not disturb the I/O: a stop signal
  * with its default action (job control; the SIGSTOP of a ptrace attach), a
  * ptrace trap or the freezer's fake signal, neither of which queues a
- * signal.
+ * signal, and, for a task not ptraced, a signal get_signal() would throw
+ * away (SIG_IGN, or a default action of ignore, such as SIGCHLD's).
  *
  * Context: process; takes the caller's own siglock (its sighand is only
  * replaced by its own exec, so no RCU walk is needed).
@@ -1415,10 +1429,10 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
  */
 static bool kesync_signal_ends_io(void)
 {
-	static const int stops[] = { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU };
 	struct sighand_struct *sh;
+	void __user *handler;
 	sigset_t set;
-	unsigned int i;
+	int sig;
 
 	if (fatal_signal_pending(current))
 		return true;
@@ -1427,9 +1441,18 @@ static bool kesync_signal_ends_io(void)
 	sigorsets(&set, &current->pending.signal,
 		  &current->signal->shared_pending.signal);
 	sigandnsets(&set, &set, &current->blocked);
-	for (i = 0; i < ARRAY_SIZE(stops); i++)
-		if (sh->action[stops[i] - 1].sa.sa_handler == SIG_DFL)
-			sigdelset(&set, stops[i]);
+	for (sig = 1; sig <= _NSIG; sig++) {
+		if (!sigismember(&set, sig))
+			continue;
+		handler = sh->action[sig - 1].sa.sa_handler;
+		/* What get_signal() would drop without a word. */
+		if (handler == SIG_DFL && sig_kernel_stop(sig))
+			sigdelset(&set, sig);
+		else if (!current->ptrace &&
+			 (handler == SIG_IGN ||
+			  (handler == SIG_DFL && sig_kernel_ignore(sig))))
+			sigdelset(&set, sig);
+	}
 	spin_unlock_irq(&sh->siglock);
 	return !sigisemptyset(&set);
 }
@@ -1462,6 +1485,7 @@ static void kesync_stop(struct kesync_req *req)
 /**
  * kesync_wait_cancelled - wait for the caller's cancelled request to end
  * @req: the request, cancelled (kesync_cancel())
+ * @res: set when @req is left behind: a write's partial count, else -EINTR
  *
  * The DpcForIsr aborts its transfer at once; or after the controller reset
  * in progress (at most KESYNC_RESET_ATTEMPTS * reset_timeout_ms, 3 s by
@@ -1469,8 +1493,9 @@ static void kesync_stop(struct kesync_req *req)
  * controller is quiesced (a reset of the function, a sleep, a PCI error
  * recovery: kesync-pci.c), once it is back, however long that takes.
  * Uninterruptible, since the buffer stays mapped until then, but woken
- * every second, and bounded: after KESYNC_CANCEL_WAIT with the controller
- * quiesced, the caller leaves the request behind (@req->orphan).  The
+ * every second, and bounded: KESYNC_CANCEL_WAIT after the cancel, once
+ * the controller is quiesced, the caller leaves the request behind
+ * (@req->orphan).  The
  * device stopped its transfer when the controller went offline and does
  * no DMA for it any more; whoever ends it later releases the buffer, frees
  * it and gives its slot back (kesync_complete_request()).
@@ -1479,7 +1504,7 @@ static void kesync_stop(struct kesync_req *req)
  * Return: true when @req ended (@req->result is valid); false when it was
  * left behind: the caller must not touch it again.
  */
-static bool kesync_wait_cancelled(struct kesync_req *req)
+static bool kesync_wait_cancelled(struct kesync_req *req, ssize_t *res)
 {
 	struct kesync_dev *kdev = req->unit->kdev;
 	unsigned long give_up = jiffies + KESYNC_CANCEL_WAIT;
@@ -1498,6 +1523,14 @@ static bool kesync_wait_cancelled(struct kesync_req *req)
 		spin_lock(&kdev->io.lock);
 		orphan = !list_empty(&req->unode);
 		req->orphan = orphan;
+		/*
+		 * A write's partial count stands: the medium changed.  A
+		 * read's bytes may not have reached the caller's memory
+		 * (swiotlb copies at the unmap, which skips an orphan).
+		 */
+		if (orphan)
+			*res = req->write && req->done ?
+			       (ssize_t)req->done : -EINTR;
 		spin_unlock(&kdev->io.lock);
 		if (orphan)
 			return false;
@@ -1554,10 +1587,8 @@ static bool kesync_wait(struct kesync_req *req, ssize_t *res)
 						    KESYNC_STOP_GRACE);
 	if (left <= 0) {
 		kesync_cancel(req);
-		if (!kesync_wait_cancelled(req)) {
-			*res = -EINTR;
+		if (!kesync_wait_cancelled(req, res))
 			return false;
-		}
 	}
 ended:
 	*res = req->result;
