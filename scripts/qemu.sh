@@ -194,12 +194,12 @@ main() {
 	fi
 
 	if [ "$OUT" != "$KESYNC_BUILD" ]; then
-		# The gcov and fuzz builds are long and only their own steps
-		# wait for them:
-		# it gives up the cache's lock once grafted and configured, so
-		# that the others' QEMU builds go on; it builds alone in its
-		# own directory.
-		exec 9>&-
+		# The gcov and fuzz builds are long: once grafted and
+		# configured they hold the cache's lock shared, so that several
+		# of them build at once, each alone in its own directory, while
+		# no graft (which takes the lock exclusive) changes the source
+		# under them.
+		flock -s 9
 		exec 8>"$bld/.lock"
 		flock 8
 	fi

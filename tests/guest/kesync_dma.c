@@ -249,9 +249,11 @@ TEST_F_TIMEOUT(huge, transparent_huge_buffer, 120)
 		TH_LOG("madvise MADV_HUGEPAGE: %s", strerror(errno));
 	memset(p, 0, maplen);
 	huge = anon_huge_bytes(p);
-	/* Fresh memory, MADV_HUGEPAGE (direct compaction): it must work. */
-	ASSERT_LT(0, huge) TH_LOG("no transparent huge page in %p (mode %s)",
-				  p, mode);
+	/* Fresh memory and MADV_HUGEPAGE, but memory may be fragmented. */
+	if (!huge) {
+		munmap(map, maplen + KT_HUGE);
+		SKIP(return, "no transparent huge page in %p (mode %s)", p, mode);
+	}
 	huge_roundtrips(_metadata, self->fd, &self->info, p, maplen,
 			kt_seed ^ 0x7a9e);
 	EXPECT_LT(0, anon_huge_bytes(p));

@@ -80,7 +80,11 @@ for e in $events; do
 	ok $? "event kesync_$e is in tracefs"
 done
 
-tmo0=$(kesyncctl -d "$dev" timeout | sed -n 's/[^0-9]*\([0-9][0-9]*\).*/\1/p')
+tmo0=$(kesyncctl -d "$dev" timeout | sed -n '1s/[^0-9]*\([0-9][0-9]*\).*/\1/p')
+if [ -z "$tmo0" ]; then
+	echo "Bail out! cannot read the unit's timeout (kesyncctl timeout)"
+	exit 1
+fi
 kesyncctl -d "$dev" clear >/dev/null
 
 # A 1 MiB round trip: more than one transfer window, so partials too.
@@ -113,15 +117,18 @@ ok $? "a hung transfer: kesync_timeout (timed out), then kesync_reset err=0" \
 start
 kesyncctl -d "$dev" fault lost-irq 1 >/dev/null
 dd if="$dev" of=/dev/null bs=4096 count=1 2>/dev/null
-seen 'kesync_timeout: kesync0 lost interrupt recovered' 10
-ok $? "a lost interrupt: kesync_timeout (lost interrupt recovered)"
+rc=$?
+seen 'kesync_timeout: kesync0 lost interrupt recovered' 10 && [ "$rc" -eq 0 ]
+ok $? "a lost interrupt: kesync_timeout (lost interrupt recovered), the read succeeds" \
+	"dd rc=$rc"
 
 # An interrupt for a transfer not yet over.
 start
 kesyncctl -d "$dev" fault spurious 1 >/dev/null
 dd if="$dev" of=/dev/null bs=4096 count=1 2>/dev/null
-seen 'kesync_irq: kesync0 .* spurious' 10
-ok $? "a spurious interrupt: kesync_irq (spurious)"
+rc=$?
+seen 'kesync_irq: kesync0 .* spurious' 10 && [ "$rc" -eq 0 ]
+ok $? "a spurious interrupt: kesync_irq (spurious), the read succeeds" "dd rc=$rc"
 
 # A read ended by a fatal signal while its transfer hangs.
 kesyncctl -d "$dev" timeout 30 >/dev/null
