@@ -52,9 +52,9 @@ static bool kesync_removed(struct kesync_dev *kdev)
 {
 	bool removed;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	removed = kdev->io.removed;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	return removed;
 }
 

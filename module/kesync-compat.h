@@ -16,8 +16,10 @@
 #ifndef _KESYNC_COMPAT_H
 #define _KESYNC_COMPAT_H
 
+#include <linux/interrupt.h>
 #include <linux/pci.h>
 #include <linux/timer.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 /* 6.8 renamed PCI_IRQ_LEGACY to PCI_IRQ_INTX; 6.10 removed the old name. */
@@ -53,6 +55,88 @@
  */
 #ifndef KESYNC_HAVE_WQ_PERCPU
 #define WQ_PERCPU 0
+#endif
+
+/*
+ * The DpcForIsr runs at NT's DISPATCH_LEVEL, which Linux spells softirq
+ * context: struct kesync_dpc, queued with kesync_dpc_queue() (IoRequestDpc)
+ * from any context, hardirq included, and waited for with
+ * kesync_dpc_flush() (process context).  As an NT DPC, it runs on the CPU
+ * that queued it, never twice at once, and once for several queueings
+ * made before it ran.
+ *
+ * 6.9 added BH workqueues (WQ_BH): a work item on system_bh_highpri_wq
+ * runs in the HI_SOFTIRQ of the queuing CPU, and flush_work() waits for it
+ * as for any work item.  Before, the same softirq runs a tasklet
+ * (tasklet_hi_schedule()); a tasklet has no flush, so kesync_dpc_flush()
+ * waits for a scheduled run to start (TASKLET_STATE_SCHED clears, with a
+ * wake_up_var(), once TASKLET_STATE_RUN is set) and then for the run to
+ * end (tasklet_unlock_wait()).  Unlike tasklet_kill(), it never holds
+ * TASKLET_STATE_SCHED itself, so a kesync_dpc_queue() meanwhile is not
+ * lost.
+ */
+struct kesync_dpc;
+typedef void (*kesync_dpc_fn)(struct kesync_dpc *dpc);
+
+#ifdef KESYNC_HAVE_WQ_BH
+struct kesync_dpc {
+	struct work_struct work;
+	kesync_dpc_fn fn;
+};
+
+static inline void kesync_dpc_run(struct work_struct *work)
+{
+	struct kesync_dpc *dpc = container_of(work, struct kesync_dpc, work);
+
+	dpc->fn(dpc);
+}
+
+static inline void kesync_dpc_init(struct kesync_dpc *dpc, kesync_dpc_fn fn)
+{
+	dpc->fn = fn;
+	INIT_WORK(&dpc->work, kesync_dpc_run);
+}
+
+static inline void kesync_dpc_queue(struct kesync_dpc *dpc)
+{
+	queue_work(system_bh_highpri_wq, &dpc->work);
+}
+
+static inline void kesync_dpc_flush(struct kesync_dpc *dpc)
+{
+	flush_work(&dpc->work);
+}
+#else
+struct kesync_dpc {
+	struct tasklet_struct tasklet;
+	kesync_dpc_fn fn;
+};
+
+static inline void kesync_dpc_run(struct tasklet_struct *t)
+{
+	struct kesync_dpc *dpc = container_of(t, struct kesync_dpc, tasklet);
+
+	dpc->fn(dpc);
+}
+
+static inline void kesync_dpc_init(struct kesync_dpc *dpc, kesync_dpc_fn fn)
+{
+	dpc->fn = fn;
+	tasklet_setup(&dpc->tasklet, kesync_dpc_run);
+}
+
+static inline void kesync_dpc_queue(struct kesync_dpc *dpc)
+{
+	tasklet_hi_schedule(&dpc->tasklet);
+}
+
+static inline void kesync_dpc_flush(struct kesync_dpc *dpc)
+{
+	struct tasklet_struct *t = &dpc->tasklet;
+
+	wait_var_event(&t->state, !test_bit(TASKLET_STATE_SCHED, &t->state));
+	tasklet_unlock_wait(t);
+}
 #endif
 
 /*

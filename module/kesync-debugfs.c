@@ -49,7 +49,7 @@ static void kesync_dbg_copy_unit(struct kesync_unit *u,
 	struct kesync_req *req;
 
 	memset(d, 0, sizeof(*d));
-	spin_lock(&u->kdev->io.lock);
+	spin_lock_bh(&u->kdev->io.lock);
 	req = u->cur;
 	if (req) {
 		d->has_cur = true;
@@ -66,7 +66,7 @@ static void kesync_dbg_copy_unit(struct kesync_unit *u,
 	list_for_each_entry(req, &u->queue, node)
 		d->queued++;
 	d->waiting = !list_empty(&u->ctrl_node);
-	spin_unlock(&u->kdev->io.lock);
+	spin_unlock_bh(&u->kdev->io.lock);
 }
 
 static int kesync_state_show(struct seq_file *m, void *v)
@@ -84,7 +84,7 @@ static int kesync_state_show(struct seq_file *m, void *v)
 		return -ENOMEM;
 	kesync_sync_exec(kdev, &kesync_scs_snapshot, snap);
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	err = kdev->io.err;
 	removed = kdev->io.removed;
 	stopped = kdev->io.stopped;
@@ -92,7 +92,7 @@ static int kesync_state_show(struct seq_file *m, void *v)
 		owner = kdev->io.ctrl_owner->index;
 	list_for_each_entry(req, &kdev->io.tq, node)
 		tq++;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	seq_printf(m, "controller %s (%s): version %u.%u, %u unit(s) of %llu bytes, max_segs %u, max_xfer %u\n",
 		   kdev->name, pci_name(kdev->pdev), kdev->version >> 16,

@@ -14,14 +14,22 @@
  *    unit, and the programming registers.
  *  - kesync_dev.io.lock (NT: an executive spin lock) guards the request
  *    queues, the state of each request, each unit's current request, the
- *    controller object and the controller's error state.  Never taken in
- *    interrupt or timer context.
- *  - kesync_unit.xfer_mutex serialises the two contexts that drive a unit's
- *    active request: ControllerControl (first transfer) and DpcForIsr.
+ *    controller object and the controller's error state.  Taken in process,
+ *    kthread and softirq context (the DpcForIsr), never in hardirq: process
+ *    and kthread context take it with spin_lock_bh().
+ *  - kesync_unit.xfer_lock (a spin lock, _bh outside softirq) serialises
+ *    the two contexts that drive a unit's active request: ControllerControl
+ *    (first transfer) and the DpcForIsr.
  *  - kesync_dev.remove_rwsem keeps remove() out while a user-space entry
  *    point may touch the hardware.
  *
- * Lock order: remove_rwsem > xfer_mutex > io.lock > isr.lock.
+ * Lock order: remove_rwsem > xfer_lock > io.lock > isr.lock.
+ *
+ * The DpcForIsr (struct kesync_dpc, kesync-compat.h) runs in softirq
+ * context, NT's DISPATCH_LEVEL: nothing it calls sleeps.  What must sleep
+ * is done elsewhere: the dispatch routine unpins its buffer after its
+ * wait, and the cleanup work item (kesync_dev.cleanup_work) releases a
+ * request its caller left behind.
  */
 #ifndef _KESYNC_DEV_H
 #define _KESYNC_DEV_H
@@ -173,9 +181,11 @@ struct kesync_scs {
  * WAIT_CTRL: the unit is on the controller object's wait queue; a
  *	canceller may take it off that queue and end it.
  * ACTIVE: holds the controller; owned by ControllerControl, then by the
- *	DpcForIsr (under unit->xfer_mutex); a canceller sets ->cancel and
+ *	DpcForIsr (under unit->xfer_lock); a canceller sets ->cancel and
  *	kicks the DPC, which aborts the transfer on the device.
- * DONE: ended; whoever moved it here completes it, exactly once.
+ * DONE: ended; whoever moved it here completes it, exactly once
+ *	(kesync_complete_request(), which does not sleep); its waiter then
+ *	unpins the buffer, or, for an orphan, the cleanup work item does.
  */
 enum kesync_req_state {
 	KESYNC_REQ_QUEUED,
@@ -187,7 +197,8 @@ enum kesync_req_state {
 
 /**
  * struct kesync_req - one read(2) or write(2) (NT: an IRP)
- * @node: on unit->queue or kdev->io.tq while QUEUED; io.lock
+ * @node: on unit->queue or kdev->io.tq while QUEUED, on kdev->io.orphans
+ *	once DONE and left behind; io.lock
  * @unode: on unit->reqs from queueing to completion; io.lock
  * @unit: the target unit
  * @file: the file it was issued on, and @owner the files_struct, so a
@@ -202,8 +213,9 @@ enum kesync_req_state {
  * @cancel_file: cancelled by KESYNC_IOC_CANCEL or a close (not by its
  *	caller's signal): its -EINTR is never turned into a restart; io.lock
  * @orphan: its caller stopped waiting for it (kesync_wait_cancelled()):
- *	whoever ends it frees it and gives its slot back, and nothing more
- *	is stored into the caller's memory (kesync_adapter_unmap()); io.lock
+ *	whoever ends it frees it and gives its slot back (from softirq
+ *	context through kesync_dev.cleanup_work), and nothing more is stored
+ *	into the caller's memory (kesync_adapter_unmap()); io.lock
  * @write: host to medium
  * @pos: medium offset of the first byte
  * @len: bytes requested (after clamping to the medium and the cap)
@@ -315,6 +327,9 @@ struct kesync_unit_isr {
  * @desc: the unit's transfer descriptor (coherent memory)
  * @desc_dma: bus address of @desc
  * @irq_name: name of the unit's MSI-X vector
+ * @irq: the Linux IRQ number of the unit's interrupt (its MSI-X vector, or
+ *	the controller's single MSI or INTx one), for the pump thread to run
+ *	where it lands (kesync_pump_follow()); 0 before the vectors exist
  * @dev: the class device; its release frees the unit
  * @cdev: the char device, added with cdev_device_add()
  * @timeout: transfer timeout in seconds; READ_ONCE/WRITE_ONCE
@@ -327,9 +342,9 @@ struct kesync_unit_isr {
  * @next_req_id: id of the next request; io.lock
  * @inflight: requests pinned or mapped, at most KESYNC_INFLIGHT_CAP; io.lock
  * @inflight_wq: dispatchers wait here for a slot; poll() too
- * @next_tag: tag of the next programmed transfer; owner of @cur
- * @xfer_mutex: serialises ControllerControl and DpcForIsr on @cur
- * @dpc: the DpcForIsr work item
+ * @next_tag: tag of the next programmed transfer; @xfer_lock
+ * @xfer_lock: serialises ControllerControl and DpcForIsr on @cur
+ * @dpc: the DpcForIsr (softirq: a BH work item, or a tasklet on 6.1)
  * @io_timer: the IoTimer
  * @stats: counters, lock-free
  * @isr: state shared with the ISR
@@ -343,6 +358,7 @@ struct kesync_unit {
 	struct kesync_desc *desc;
 	dma_addr_t desc_dma;
 	char irq_name[32];
+	unsigned int irq;
 
 	struct device dev;
 	struct cdev cdev;
@@ -359,9 +375,9 @@ struct kesync_unit {
 	wait_queue_head_t inflight_wq;
 
 	/* Serialises the owners of @cur once it is ACTIVE; guards @next_tag. */
-	struct mutex xfer_mutex;
+	spinlock_t xfer_lock;
 	u32 next_tag;
-	struct work_struct dpc;
+	struct kesync_dpc dpc;
 	struct timer_list io_timer;
 
 	atomic64_t stats[KESYNC_STAT_NR];
@@ -392,9 +408,13 @@ struct kesync_unit {
  * @recs: the completion records (coherent memory)
  * @recs_dma: bus address of @recs
  * @units: the units
- * @wq: the workqueue of the DpcForIsr and reset work items
+ * @wq: the workqueue of the reset and cleanup work items (process context;
+ *	the DpcForIsr runs in softirq context, struct kesync_dpc)
  * @reset_work: waits for a controller reset to finish (the DPC of the
  *	controller vector)
+ * @cleanup_work: releases the requests on @io.orphans (unpins their pages,
+ *	frees them, gives their slots back), which the DpcForIsr, in softirq
+ *	context, cannot
  * @reset_wq: woken by the ISR on KESYNC_INTR_RESET_DONE
  * @reset_irqs: RESET_DONE interrupts seen (atomic; only a wake-up hint)
  * @remove_rwsem: user-space entry points that may touch the hardware hold
@@ -414,6 +434,8 @@ struct kesync_unit {
  * @io.tq: the interlocked queue of the thread pump
  * @io.ctrl_owner: the unit holding the controller object, or NULL
  * @io.ctrl_waiters: units waiting for it, FIFO (IoAllocateController)
+ * @io.orphans: requests left behind by their caller and ended in softirq
+ *	context, for @cleanup_work
  * @io.err: when non-zero, new and queued requests fail with it (-ENODEV
  *	once removed or gone, -EIO once dead)
  * @io.removed: remove() has begun
@@ -467,6 +489,7 @@ struct kesync_dev {
 
 	struct workqueue_struct *wq;
 	struct work_struct reset_work;
+	struct work_struct cleanup_work;
 	wait_queue_head_t reset_wq;
 	atomic_t reset_irqs;
 	struct rw_semaphore remove_rwsem;
@@ -488,6 +511,7 @@ struct kesync_dev {
 		struct list_head tq;
 		struct kesync_unit *ctrl_owner;
 		struct list_head ctrl_waiters;
+		struct list_head orphans;
 		int err;
 		bool removed;
 		bool stopped;

@@ -106,8 +106,9 @@ static void kesync_irqoff_account(struct kesync_dev *kdev,
  * irqoff_stats on, the time the lock is held is accounted to @scs (debugfs
  * "irqoff").
  *
- * Context: process, softirq or workqueue context (not hardirq); takes
- * kesync_dev.isr.lock, the innermost lock of the driver.
+ * Context: process, kthread, workqueue or softirq context (the DpcForIsr,
+ * the IoTimer; not hardirq); takes kesync_dev.isr.lock, the innermost
+ * lock of the driver.
  * Return: what the routine returned.
  */
 bool kesync_sync_exec(struct kesync_dev *kdev, const struct kesync_scs *scs,
@@ -252,7 +253,7 @@ static void kesync_unit_poll_done(struct kesync_unit *u, enum kesync_poll r,
 	switch (r) {
 	case KESYNC_POLL_DONE:
 		trace_kesync_irq(u, s->seq, s->status, s->bytes, true);
-		queue_work(u->kdev->wq, &u->dpc);
+		kesync_dpc_queue(&u->dpc);	/* IoRequestDpc */
 		break;
 	case KESYNC_POLL_NOTHING:
 		trace_kesync_irq(u, s->seq, 0, 0, false);

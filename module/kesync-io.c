@@ -8,20 +8,33 @@
  *   StartIo			kesync_start_io(), called by the startio pump
  *				when the unit is idle and from DpcForIsr on
  *				completion (IoStartNextPacket), or by the pump
- *				thread
+ *				thread (or by the dispatch routine when the
+ *				pump and the unit are idle)
  *   IoAllocateController	kesync_allocate_controller(): FIFO across the
  *   ControllerControl		units; kesync_controller_control() maps the
  *   (AdapterControl)		buffer (kesync_adapter_map()) and programs
  *   IoFreeController		the first transfer; kesync_free_controller()
  *				hands the controller to the next unit
- *   DpcForIsr			kesync_dpc_for_isr(), a work item: completes
- *				the request (unmapping it before it frees
- *				the controller) or reprograms the next
- *				partial transfer through the same
- *				SynchCritSection
+ *   DpcForIsr			kesync_dpc_for_isr(), in softirq context (a BH
+ *				work item, or a tasklet on 6.1: struct
+ *				kesync_dpc): completes the request
+ *				(unmapping it before it frees the
+ *				controller) or reprograms the next partial
+ *				transfer through the same SynchCritSection;
+ *				it never sleeps: the dispatch routine unpins
+ *				after its wait, kesync_cleanup_work() for a
+ *				request its caller left
  *   IoTimer			kesync_io_timer(), once a second per unit
  *   driver-created thread	kesync_pump_thread(), pump=thread
  *   Cancel routine		kesync_cancel(), kesync_cancel_file()
+ *
+ * Contexts: the dispatch routines, cancellers and ioctls run in process
+ * context, the pump thread in a kthread, the reset and cleanup work items
+ * in a workqueue (all may sleep); the DpcForIsr, and StartIo,
+ * ControllerControl and IoFreeController when it calls them, and the
+ * IoTimer run in softirq context and never sleep.  io.lock and
+ * unit->xfer_lock are taken with spin_lock_bh() (a no-op nesting in
+ * softirq), isr.lock through kesync_sync_exec().
  *
  * docs/driver-design.md has the request life cycle and the race analysis.
  */
@@ -31,6 +44,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/freezer.h>
 #include <linux/highmem.h>
+#include <linux/irq.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/lockdep.h>
@@ -60,9 +74,9 @@ static int kesync_io_error(struct kesync_dev *kdev)
 {
 	int err;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	err = kdev->io.err;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	return err;
 }
 
@@ -120,19 +134,19 @@ static int kesync_adapter_pin(struct kesync_req *req, unsigned long uaddr)
 /* A mapping ended: remove() may be waiting for the last one. */
 static void kesync_map_put(struct kesync_dev *kdev)
 {
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	if (!--kdev->io.maps)
 		wake_up(&kdev->maps_wq);
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 }
 
 static bool kesync_maps_idle(struct kesync_dev *kdev)
 {
 	bool idle;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	idle = !kdev->io.maps;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	return idle;
 }
 
@@ -297,10 +311,9 @@ static void kesync_unbounce(struct kesync_req *req)
  * one mapping per controller, the space is short for everyone, and
  * waiting for it could wait for ever.
  *
- * Context: process, kthread or workqueue context (io.lock is never taken
- * from an interrupt or a softirq); does not sleep (dma_map_sgtable() may
- * be called in atomic context); no locks held; takes io.lock.  The caller
- * owns @req (STARTING).
+ * Context: process, kthread or softirq context (ControllerControl); does
+ * not sleep (dma_map_sgtable() may be called in atomic context); no locks
+ * held; takes io.lock.  The caller owns @req (STARTING).
  * Return: 0, io.err, or -ENOMEM.
  */
 static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
@@ -312,11 +325,11 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
 	/* Once per grant: a second mapping would count io.maps twice. */
 	if (WARN_ON_ONCE(req->mapped))
 		return 0;
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	ret = kdev->io.err;
 	if (!ret)
 		kdev->io.maps++;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	if (ret)
 		return ret;
 
@@ -353,16 +366,17 @@ static int kesync_adapter_map(struct kesync_dev *kdev, struct kesync_req *req)
  * an orphan, is held across the unmap and the copy, so either the copy is
  * over before the call returns or it never happens.
  *
- * Context: process, kthread or workqueue context, as for
+ * Context: process, kthread or softirq context (the DpcForIsr), as for
  * kesync_adapter_map(); does not sleep (the DMA API's unmap may be called
- * in atomic context); no locks held; takes io.lock.  The caller owns @req.
+ * in atomic context); may hold unit->xfer_lock; takes io.lock.  The
+ * caller owns @req.
  */
 static void kesync_adapter_unmap(struct kesync_dev *kdev,
 				 struct kesync_req *req)
 {
 	if (!req->mapped)
 		return;
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	dma_unmap_sgtable(&kdev->pdev->dev, &req->sgt,
 			  req->write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
 			  req->orphan ? DMA_ATTR_SKIP_CPU_SYNC : 0);
@@ -371,7 +385,7 @@ static void kesync_adapter_unmap(struct kesync_dev *kdev,
 	req->mapped = false;
 	if (!--kdev->io.maps)
 		wake_up(&kdev->maps_wq);
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 }
 
 /*
@@ -379,8 +393,10 @@ static void kesync_adapter_unmap(struct kesync_dev *kdev,
  *
  * Unmaps the request if it is still mapped, frees its table and its
  * bounce buffer, and unlocks the pages.  Called exactly once per request,
- * when the device can no longer touch the buffer (or it never could: a
- * request ended before it got the controller was never mapped).
+ * once it is DONE (or was never queued), by the dispatch routine after its
+ * wait, or by kesync_release_orphan() for a request its caller left; the
+ * device can no longer touch the buffer (or it never could: a request
+ * ended before it got the controller was never mapped).
  *
  * Context: process or workqueue context; sleeps (page lock).
  */
@@ -410,7 +426,8 @@ static void kesync_adapter_release(struct kesync_dev *kdev,
  * cursor: the "map registers" window.  The cursor itself only moves when
  * the device reports how many bytes it moved (kesync_advance()).
  *
- * Context: the request's owner, under unit->xfer_mutex.
+ * Context: the request's owner, under unit->xfer_lock; any context but
+ * hardirq.
  */
 static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
 {
@@ -421,7 +438,7 @@ static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
 	u32 room = min_t(size_t, kdev->max_xfer, req->len - req->done);
 	u32 total = 0, take;
 
-	lockdep_assert_held(&u->xfer_mutex);
+	lockdep_assert_held(&u->xfer_lock);
 	while (sg && n < kdev->max_segs && total < room) {
 		take = min_t(u32, sg_dma_len(sg) - off, room - total);
 		d->segs[n].addr = cpu_to_le64(sg_dma_address(sg) + off);
@@ -475,7 +492,7 @@ static void kesync_advance(struct kesync_req *req, u32 bytes)
  * the reset is over.
  *
  * Context: the request's owner (ControllerControl or DpcForIsr), holding
- * the controller object and unit->xfer_mutex.
+ * the controller object and unit->xfer_lock; does not sleep.
  */
 static int kesync_program_window(struct kesync_unit *u, struct kesync_req *req)
 {
@@ -484,7 +501,7 @@ static int kesync_program_window(struct kesync_unit *u, struct kesync_req *req)
 		.timeout = READ_ONCE(u->timeout),
 	};
 
-	lockdep_assert_held(&u->xfer_mutex);
+	lockdep_assert_held(&u->xfer_lock);
 	kesync_build_window(u, req);
 	p.tag = req->tag;
 	kesync_sync_exec(u->kdev, req->write ? &kesync_scs_program_write :
@@ -502,27 +519,73 @@ static ssize_t kesync_cancel_result(const struct kesync_req *req)
 	return req->done ? (ssize_t)req->done : -EINTR;
 }
 
+/*
+ * kesync_release_orphan - the end of a request its caller left behind
+ *
+ * Unpins its pages (kesync_adapter_release()), frees it and gives its
+ * slot back: what the dispatch routine does after its wait.
+ *
+ * Context: process or workqueue context; sleeps.
+ */
+static void kesync_release_orphan(struct kesync_req *req)
+{
+	struct kesync_unit *u = req->unit;
+
+	kesync_adapter_release(u->kdev, req);
+	kfree(req);
+	kesync_inflight_put(u);
+}
+
+/**
+ * kesync_cleanup_work - release the orphans ended in softirq context
+ * @work: kdev->cleanup_work
+ *
+ * kesync_complete_request() cannot unpin pages in the DpcForIsr: it puts
+ * an orphan on io.orphans and queues this.  destroy_workqueue() (remove)
+ * runs what is still queued.
+ *
+ * Context: workqueue; sleeps.
+ */
+static void kesync_cleanup_work(struct work_struct *work)
+{
+	struct kesync_dev *kdev = container_of(work, struct kesync_dev,
+					       cleanup_work);
+	struct kesync_req *req, *tmp;
+	LIST_HEAD(orphans);
+
+	spin_lock_bh(&kdev->io.lock);
+	list_splice_init(&kdev->io.orphans, &orphans);
+	spin_unlock_bh(&kdev->io.lock);
+
+	list_for_each_entry_safe(req, tmp, &orphans, node) {
+		list_del_init(&req->node);
+		kesync_release_orphan(req);
+	}
+}
+
 /**
  * kesync_complete_request - IoCompleteRequest
  * @req: a request in state DONE whose buffer the device can no longer touch
  * @result: byte count or negative errno for the caller
  *
- * Releases the adapter channel (the DMA mapping, unless the DpcForIsr or
- * ControllerControl released it already, and the pinned pages), counts,
- * and wakes the waiter, which may free @req at once: @req is not touched
- * after complete().  A request its caller left behind
- * (kesync_wait_cancelled()) is freed here, and its slot given back.
+ * Unmaps the request (unless the DpcForIsr or ControllerControl did
+ * already), counts, and wakes the waiter, which may free @req at once:
+ * @req is not touched after complete().  The waiter unpins the pages
+ * (kesync_do_io()), in its own context, after its wait.  A request its
+ * caller left behind (kesync_wait_cancelled()) is released here when the
+ * caller may sleep, and otherwise (the DpcForIsr) by the cleanup work
+ * item (kesync_cleanup_work()).
  *
- * Context: process, kthread or workqueue context; no locks held; takes
- * io.lock.
+ * Context: process, kthread or softirq context; does not sleep, except to
+ * release an orphan in process context; no locks held; takes io.lock.
  */
 static void kesync_complete_request(struct kesync_req *req, ssize_t result)
 {
 	struct kesync_unit *u = req->unit;
 	struct kesync_dev *kdev = u->kdev;
-	bool orphan;
+	bool orphan, defer = false;
 
-	kesync_adapter_release(kdev, req);
+	kesync_adapter_unmap(kdev, req);
 	kesync_stat_inc(u, KESYNC_STAT_REQUESTS);
 	kesync_stat_add(u, KESYNC_STAT_BYTES, req->done);
 	if (req->cancelled)
@@ -531,14 +594,22 @@ static void kesync_complete_request(struct kesync_req *req, ssize_t result)
 		kesync_stat_inc(u, KESYNC_STAT_ERRORS);
 	trace_kesync_completed(req, result);
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	list_del_init(&req->unode);
 	orphan = req->orphan;
-	spin_unlock(&kdev->io.lock);
+	if (orphan && !in_task()) {
+		list_add_tail(&req->node, &kdev->io.orphans);
+		defer = true;
+	}
+	spin_unlock_bh(&kdev->io.lock);
 
+	if (defer) {
+		/* Removal drains it (destroy_workqueue()) after the last DPC. */
+		queue_work(kdev->wq, &kdev->cleanup_work);
+		return;
+	}
 	if (orphan) {
-		kfree(req);
-		kesync_inflight_put(u);
+		kesync_release_orphan(req);
 		return;
 	}
 	req->result = result;
@@ -552,12 +623,12 @@ static void kesync_fail_queue(struct kesync_unit *u, int err)
 	struct kesync_req *req, *tmp;
 	LIST_HEAD(failed);
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	list_for_each_entry_safe(req, tmp, &u->queue, node) {
 		list_move_tail(&req->node, &failed);
 		kesync_retire_locked(u, req);
 	}
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	list_for_each_entry_safe(req, tmp, &failed, node) {
 		list_del_init(&req->node);
@@ -578,10 +649,10 @@ static void kesync_fail_queue(struct kesync_unit *u, int err)
  * (-ENOMEM) is ended here instead, unmapped before the caller frees the
  * controller.
  *
- * Context: process, kthread or workqueue context; no locks held; takes
- * @u->xfer_mutex.  The request is in state STARTING, owned by the caller.
- * The mapping and unmapping done here do not sleep; the mutex and the end
- * of a request (kesync_complete_request(): the pages are unpinned) do.
+ * Context: process, kthread or softirq context (the DpcForIsr frees the
+ * controller); does not sleep; no locks held; takes @u->xfer_lock.  The
+ * request is in state STARTING, owned by the caller: the DpcForIsr leaves
+ * it alone until it is ACTIVE, so it is mapped before the lock is taken.
  * Return: KESYNC_KEEP_OBJECT while the transfer runs; KESYNC_DEALLOCATE_OBJECT
  * when the request was ended: the caller frees the controller and starts
  * the unit's next request.
@@ -594,15 +665,15 @@ static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
 	bool skip;
 	int err = 0;
 
-	mutex_lock(&u->xfer_mutex);
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	req = u->cur;
 	skip = req->cancel;	/* not worth a mapping; ended just below */
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	if (!skip)
 		err = kesync_adapter_map(kdev, req);
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&u->xfer_lock);
+	spin_lock_bh(&kdev->io.lock);
 	res = kesync_owner_check_locked(kdev, req, kesync_cancel_result(req));
 	if (!res && err) {
 		res = err;
@@ -610,11 +681,11 @@ static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
 	}
 	if (!res)
 		req->state = KESYNC_REQ_ACTIVE;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	/* -EAGAIN (a reset is running) is retried by the DpcForIsr after it. */
 	if (!res)
 		kesync_program_window(u, req);
-	mutex_unlock(&u->xfer_mutex);
+	spin_unlock_bh(&u->xfer_lock);
 
 	if (!res)
 		return KESYNC_KEEP_OBJECT;
@@ -631,18 +702,18 @@ static enum kesync_alloc_action kesync_controller_control(struct kesync_unit *u)
  * its ControllerControl here, in the caller's context.  A unit whose
  * request ends there gives it back at once, and the next waiter gets it.
  *
- * Context: process, kthread or workqueue context; no locks held; the
- * caller holds the controller object.
+ * Context: process, kthread or softirq context; does not sleep; no locks
+ * held; the caller holds the controller object.
  */
 static void kesync_free_controller(struct kesync_dev *kdev)
 {
 	struct kesync_unit *next;
 
 	for (;;) {
-		spin_lock(&kdev->io.lock);
+		spin_lock_bh(&kdev->io.lock);
 		/* Ours now (STARTING): a canceller only flags it. */
 		next = kesync_ctrl_release_locked(kdev);
-		spin_unlock(&kdev->io.lock);
+		spin_unlock_bh(&kdev->io.lock);
 
 		if (!next ||
 		    kesync_controller_control(next) == KESYNC_KEEP_OBJECT)
@@ -662,7 +733,8 @@ static void kesync_free_controller(struct kesync_dev *kdev)
  * controller runs it.  The hardware runs one transfer at a time, so no
  * START ever meets a busy controller.
  *
- * Context: process, kthread or workqueue context; no locks held.
+ * Context: process, kthread or softirq context; does not sleep; no locks
+ * held.
  * Return: true while @u is busy with @req; false when @req was ended at
  * once (the caller starts the unit's next request).
  */
@@ -673,14 +745,14 @@ static bool kesync_allocate_controller(struct kesync_unit *u,
 	bool granted = false;
 	ssize_t res = 0;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	res = kesync_owner_check_locked(kdev, req, -EINTR);
 	if (!res) {
 		granted = kesync_ctrl_acquire_locked(kdev, u, req);
 		if (!granted)
 			kesync_stat_inc(u, KESYNC_STAT_CTRL_WAITS);
 	}
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	if (res) {
 		kesync_complete_request(req, res);
@@ -706,7 +778,7 @@ static bool kesync_allocate_controller(struct kesync_unit *u,
  * (timeout + 1 s).
  *
  * Context: process (dispatch, canceller), kthread (pump thread) or
- * workqueue (DpcForIsr) context; no locks held.
+ * softirq (DpcForIsr) context; does not sleep; no locks held.
  * Return: true while the unit is busy with @req; false when it was ended at
  * once and the caller should start the unit's next request.
  */
@@ -721,23 +793,32 @@ static bool kesync_start_io(struct kesync_req *req)
  * @u: a unit that just became idle
  *
  * startio pump: takes the next request of the unit's queue and calls
- * StartIo.  thread pump: wakes the pump thread, which does the same.
+ * StartIo.  thread pump: wakes the pump thread, and only when its queue
+ * holds a request it can start now (kesync_thread_ready_locked()): a
+ * request of a busy unit waits for that unit's own completion, which
+ * calls this again.
  *
- * Context: process, kthread or workqueue context; no locks held.
+ * Context: process, kthread or softirq context; does not sleep; no locks
+ * held.
  */
 static void kesync_start_next(struct kesync_unit *u)
 {
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_req *req;
+	bool ready;
 
 	if (kdev->pump == KESYNC_PUMP_THREAD) {
-		wake_up(&kdev->thread_wq);
+		spin_lock_bh(&kdev->io.lock);
+		ready = kesync_thread_ready_locked(kdev);
+		spin_unlock_bh(&kdev->io.lock);
+		if (ready)
+			wake_up(&kdev->thread_wq);	/* KeSetEvent */
 		return;
 	}
 	for (;;) {
-		spin_lock(&kdev->io.lock);
+		spin_lock_bh(&kdev->io.lock);
 		req = kesync_next_req_locked(u);
-		spin_unlock(&kdev->io.lock);
+		spin_unlock_bh(&kdev->io.lock);
 		if (!req || kesync_start_io(req))
 			return;
 	}
@@ -749,7 +830,7 @@ static bool kesync_thread_dequeue(struct kesync_dev *kdev,
 {
 	struct kesync_req *req;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	list_for_each_entry(req, &kdev->io.tq, node) {
 		if (req->unit->cur)
 			continue;	/* requests of a unit never overlap */
@@ -759,8 +840,36 @@ static bool kesync_thread_dequeue(struct kesync_dev *kdev,
 		*reqp = req;
 		break;
 	}
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	return *reqp;
+}
+
+/*
+ * kesync_pump_follow - run the pump where the unit's interrupt lands
+ *
+ * The DpcForIsr runs on the CPU that took the unit's interrupt and wakes
+ * the pump there; a pump on that CPU is woken without an IPI and its
+ * StartIo shares the CPU's caches with the DPC.  Before each StartIo the
+ * pump moves to the effective affinity of the unit's vector when it is
+ * not on one of its CPUs already, so it follows a change of affinity
+ * (/proc/irq/N/smp_affinity, a CPU going offline) at the next request.
+ * With one vector per unit (MSI-X, spread by kesync_request_irqs()) a
+ * controller with several units moves the pump between their CPUs only
+ * when their requests alternate.
+ *
+ * Context: the pump thread; may sleep (migration).
+ */
+static void kesync_pump_follow(struct kesync_unit *u)
+{
+	const struct cpumask *m;
+
+	if (!u->irq)
+		return;
+	m = irq_get_effective_affinity_mask(u->irq);
+	if (!m || cpumask_test_cpu(raw_smp_processor_id(), m) ||
+	    !cpumask_intersects(m, cpu_online_mask))
+		return;
+	set_cpus_allowed_ptr(current, m);
 }
 
 /**
@@ -768,9 +877,11 @@ static bool kesync_thread_dequeue(struct kesync_dev *kdev,
  * @data: the controller
  *
  * Sleeps on kdev->thread_wq (the dispatcher object the dispatch routines
- * signal) until a request of an idle unit is queued, takes it off the
- * interlocked queue and calls StartIo.  TASK_IDLE: an idle pump neither
- * loads the machine nor trips the hung-task detector.
+ * and IoStartNextPacket signal, only when a request it can start is
+ * queued) until a request of an idle unit is queued, takes it off the
+ * interlocked queue and calls StartIo, on the CPU of the unit's interrupt
+ * (kesync_pump_follow()).  TASK_IDLE: an idle pump neither loads the
+ * machine nor trips the hung-task detector.
  *
  * Context: kthread.
  * Return: 0.
@@ -786,41 +897,51 @@ static int kesync_pump_thread(void *data)
 				kesync_thread_dequeue(kdev, &req));
 		if (!req)
 			break;
+		kesync_pump_follow(req->unit);
 		kesync_start_io(req);
 	}
 	return 0;
 }
 
-/* Dispatch: queue @req and, with the startio pump, start it if idle. */
+/*
+ * Dispatch: queue @req (IoStartPacket / IoCsqInsertIrp).  startio pump:
+ * StartIo now when the unit is idle.  thread pump: StartIo now, in the
+ * caller's context, when the unit is idle and the pump has nothing queued
+ * (a wake-up and a context switch saved, FIFO order kept); otherwise on
+ * the interlocked queue, waking the pump only when the unit is idle (a
+ * busy unit's completion wakes it).
+ */
 static int kesync_queue_request(struct kesync_unit *u, struct kesync_req *req)
 {
 	struct kesync_dev *kdev = u->kdev;
-	bool start = false;
+	bool start = false, wake = false;
 	int err;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	err = kdev->io.err;
 	if (err) {
-		spin_unlock(&kdev->io.lock);
+		spin_unlock_bh(&kdev->io.lock);
 		return err;
 	}
 	req->id = u->next_req_id++;
 	list_add_tail(&req->unode, &u->reqs);
-	if (kdev->pump == KESYNC_PUMP_THREAD) {
-		list_add_tail(&req->node, &kdev->io.tq);
-		req->state = KESYNC_REQ_QUEUED;
-	} else if (!u->cur && list_empty(&u->queue)) {
+	if (!u->cur && list_empty(kdev->pump == KESYNC_PUMP_THREAD ?
+				  &kdev->io.tq : &u->queue)) {
 		u->cur = req;
 		req->state = KESYNC_REQ_STARTING;
 		start = true;
+	} else if (kdev->pump == KESYNC_PUMP_THREAD) {
+		list_add_tail(&req->node, &kdev->io.tq);
+		req->state = KESYNC_REQ_QUEUED;
+		wake = !u->cur;
 	} else {
 		list_add_tail(&req->node, &u->queue);
 		req->state = KESYNC_REQ_QUEUED;
 	}
 	trace_kesync_queued(req, 0);
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
-	if (kdev->pump == KESYNC_PUMP_THREAD)
+	if (wake)
 		wake_up(&kdev->thread_wq);	/* KeSetEvent */
 	else if (start && !kesync_start_io(req))
 		kesync_start_next(u);
@@ -843,10 +964,10 @@ static bool kesync_dpc_program_next(struct kesync_unit *u,
 	bool cancel;
 	int err;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	cancel = req->cancel || req->stop;
 	err = kdev->io.err;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	if (cancel) {
 		req->cancelled = true;
 		*res = kesync_cancel_result(req);
@@ -983,7 +1104,7 @@ static bool kesync_dpc_abort(struct kesync_unit *u, struct kesync_req *req,
 			queue_work(u->kdev->wq, &u->kdev->reset_work);
 		if (!aborted) {
 			if (a.finished)
-				queue_work(u->kdev->wq, &u->dpc);
+				kesync_dpc_queue(&u->dpc);
 			return false;
 		}
 	}
@@ -994,23 +1115,27 @@ static bool kesync_dpc_abort(struct kesync_unit *u, struct kesync_req *req,
 
 /**
  * kesync_dpc_for_isr - DpcForIsr
- * @work: the unit's dpc work item
+ * @dpc: the unit's DPC
  *
  * Collects what the ISR (or IoTimer, or the reset worker) left for the
  * unit's current request and acts on it: completes the request; or, when
  * bytes remain (partial transfer or a short count), reprograms the next
  * transfer through the same SynchCritSection, which re-arms the timer
- * counter as StartIo did; or retries a transfer a reset interrupted; or
- * aborts a cancelled one.  When the request ends, unmaps it (the device
- * is done with it), frees the controller, starts the unit's next request
- * and completes this one: at most one request per controller is mapped.  Once the device
- * is stopped (dead, removed) it fails what is left without touching it.
+ * counter as StartIo did, here, with no other hop; or retries a transfer
+ * a reset interrupted; or aborts a cancelled one.  When the request ends,
+ * unmaps it (the device is done with it), frees the controller, starts the
+ * unit's next request and completes this one: at most one request per
+ * controller is mapped.  The pages are unpinned by the waiter, not here.
+ * Once the device is stopped (dead, removed) it fails what is left
+ * without touching it.
  *
- * Context: workqueue; takes unit->xfer_mutex, io.lock, isr.lock.
+ * Context: softirq (NT's DISPATCH_LEVEL: kesync_dpc, kesync-compat.h), on
+ * the CPU that queued it; never sleeps; takes unit->xfer_lock, io.lock,
+ * isr.lock, and those of the next unit's ControllerControl.
  */
-static void kesync_dpc_for_isr(struct work_struct *work)
+static void kesync_dpc_for_isr(struct kesync_dpc *dpc)
 {
-	struct kesync_unit *u = container_of(work, struct kesync_unit, dpc);
+	struct kesync_unit *u = container_of(dpc, struct kesync_unit, dpc);
 	struct kesync_dev *kdev = u->kdev;
 	struct kesync_collect_ctx c = { .unit = u };
 	struct kesync_req *req, *waiting = NULL;
@@ -1018,8 +1143,8 @@ static void kesync_dpc_for_isr(struct work_struct *work)
 	ssize_t res = 0;
 	int err;
 
-	mutex_lock(&u->xfer_mutex);
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&u->xfer_lock);
+	spin_lock_bh(&kdev->io.lock);
 	stopped = kdev->io.stopped;
 	err = kdev->io.err;
 	req = u->cur;
@@ -1031,7 +1156,7 @@ static void kesync_dpc_for_isr(struct work_struct *work)
 	if (req && req->state != KESYNC_REQ_ACTIVE)
 		req = NULL;	/* not started yet: not the DPC's */
 	cancel = req && req->cancel;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	if (stopped) {
 		/* No DMA can happen any more: fail without the device. */
@@ -1064,11 +1189,11 @@ ended:
 	if (end) {
 		/* Before IoFreeController maps the next one; no sleeping. */
 		kesync_adapter_unmap(kdev, req);
-		spin_lock(&kdev->io.lock);
+		spin_lock_bh(&kdev->io.lock);
 		kesync_retire_locked(u, req);
-		spin_unlock(&kdev->io.lock);
+		spin_unlock_bh(&kdev->io.lock);
 	}
-	mutex_unlock(&u->xfer_mutex);
+	spin_unlock_bh(&u->xfer_lock);
 
 	if (waiting)
 		kesync_complete_request(waiting, err);
@@ -1113,7 +1238,7 @@ void kesync_io_timer(struct timer_list *t)
 		if (tick.result == KESYNC_TICK_LOST_IRQ) {
 			kesync_stat_inc(u, KESYNC_STAT_LOST_IRQS);
 			trace_kesync_timeout(u, true);
-			queue_work(kdev->wq, &u->dpc);
+			kesync_dpc_queue(&u->dpc);
 		} else if (tick.result == KESYNC_TICK_TIMEOUT) {
 			kesync_stat_inc(u, KESYNC_STAT_TIMEOUTS);
 			kesync_stat_inc(u, KESYNC_STAT_RESETS);
@@ -1190,14 +1315,14 @@ void kesync_mark_dead(struct kesync_dev *kdev, int err)
 	}
 	pci_clear_master(kdev->pdev);
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	if (!kdev->io.err)
 		kdev->io.err = err;
 	kdev->io.stopped = true;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	for (i = 0; i < kdev->nunits; i++)
-		queue_work(kdev->wq, &kdev->units[i]->dpc);
+		kesync_dpc_queue(&kdev->units[i]->dpc);
 	wake_up(&kdev->thread_wq);
 }
 
@@ -1270,7 +1395,7 @@ static void kesync_reset_work(struct work_struct *work)
 	if (fin.set_master)
 		pci_set_master(kdev->pdev);
 	for_each_set_bit(i, &fin.kick, kdev->nunits)
-		queue_work(kdev->wq, &kdev->units[i]->dpc);
+		kesync_dpc_queue(&kdev->units[i]->dpc);
 }
 
 /* ---- Dispatch ------------------------------------------------------------ */
@@ -1320,9 +1445,9 @@ static void kesync_cancel(struct kesync_req *req)
 	enum kesync_cancel_act act;
 
 	down_read(&kdev->remove_rwsem);
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	act = kesync_cancel_locked(req);
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	switch (act) {
 	case KESYNC_CANCEL_END:
@@ -1333,7 +1458,7 @@ static void kesync_cancel(struct kesync_req *req)
 		kesync_start_next(u);
 		break;
 	case KESYNC_CANCEL_KICK:
-		queue_work(kdev->wq, &u->dpc);
+		kesync_dpc_queue(&u->dpc);
 		break;
 	case KESYNC_CANCEL_NONE:
 		break;
@@ -1363,7 +1488,7 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 	LIST_HEAD(ended);
 
 	down_read(&kdev->remove_rwsem);
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	list_for_each_entry(req, &u->reqs, unode) {
 		if (req->file != file || req->owner != owner || req->cancel)
 			continue;
@@ -1384,7 +1509,7 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 			break;
 		}
 	}
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	/* Only ended requests are touched: the others may complete any time. */
 	list_for_each_entry_safe(req, tmp, &ended, node) {
@@ -1394,7 +1519,7 @@ void kesync_cancel_file(struct kesync_unit *u, struct file *file,
 	if (next)
 		kesync_start_next(u);
 	if (kick)
-		queue_work(kdev->wq, &u->dpc);
+		kesync_dpc_queue(&u->dpc);
 	up_read(&kdev->remove_rwsem);
 }
 
@@ -1470,9 +1595,9 @@ static void kesync_stop(struct kesync_req *req)
 {
 	struct kesync_dev *kdev = req->unit->kdev;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	req->stop = true;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 }
 
 /*
@@ -1520,7 +1645,7 @@ static bool kesync_wait_cancelled(struct kesync_req *req, ssize_t *res)
 		    !READ_ONCE(kdev->isr.offline))
 			continue;
 		/* Its completer takes it off unode under the same lock. */
-		spin_lock(&kdev->io.lock);
+		spin_lock_bh(&kdev->io.lock);
 		orphan = !list_empty(&req->unode);
 		req->orphan = orphan;
 		/*
@@ -1531,7 +1656,7 @@ static bool kesync_wait_cancelled(struct kesync_req *req, ssize_t *res)
 		if (orphan)
 			*res = req->write && req->done ?
 			       (ssize_t)req->done : -EINTR;
-		spin_unlock(&kdev->io.lock);
+		spin_unlock_bh(&kdev->io.lock);
 		if (orphan)
 			return false;
 		/* Being completed: complete() follows at once. */
@@ -1613,11 +1738,11 @@ static bool kesync_inflight_try(struct kesync_unit *u)
 {
 	bool ok;
 
-	spin_lock(&u->kdev->io.lock);
+	spin_lock_bh(&u->kdev->io.lock);
 	ok = u->inflight < KESYNC_INFLIGHT_CAP;
 	if (ok)
 		u->inflight++;
-	spin_unlock(&u->kdev->io.lock);
+	spin_unlock_bh(&u->kdev->io.lock);
 	return ok;
 }
 
@@ -1637,14 +1762,14 @@ static int kesync_inflight_get(struct kesync_unit *u, bool nonblock)
 
 /*
  * Give a slot back: at the end of kesync_do_io(), or when a request its
- * caller left behind ends (kesync_complete_request()).
+ * caller left behind is released (kesync_release_orphan()).
  * Context: process, kthread or workqueue; takes io.lock.
  */
 static void kesync_inflight_put(struct kesync_unit *u)
 {
-	spin_lock(&u->kdev->io.lock);
+	spin_lock_bh(&u->kdev->io.lock);
 	u->inflight--;
-	spin_unlock(&u->kdev->io.lock);
+	spin_unlock_bh(&u->kdev->io.lock);
 	wake_up(&u->inflight_wq);
 }
 
@@ -1660,9 +1785,9 @@ bool kesync_inflight_full(struct kesync_unit *u)
 {
 	bool full;
 
-	spin_lock(&u->kdev->io.lock);
+	spin_lock_bh(&u->kdev->io.lock);
 	full = u->inflight >= KESYNC_INFLIGHT_CAP;
-	spin_unlock(&u->kdev->io.lock);
+	spin_unlock_bh(&u->kdev->io.lock);
 	return full;
 }
 
@@ -1678,7 +1803,10 @@ bool kesync_inflight_full(struct kesync_unit *u)
  * Takes one of the unit's KESYNC_INFLIGHT_CAP slots (waits for one, or
  * -EAGAIN with O_NONBLOCK), pins the buffer and builds its table (outside
  * remove_rwsem; ControllerControl maps it), queues the request and waits for it (kesync_wait(): the
- * signal rules).  A request ended early returns the bytes already moved;
+ * signal rules), then unpins the buffer and frees the table
+ * (kesync_adapter_release()): the DpcForIsr that completed it runs in
+ * softirq context and leaves that to the caller's context.  A request
+ * ended early returns the bytes already moved;
  * with none, -ERESTARTSYS after a signal (the kernel delivers it, and turns
  * the result into -EINTR, or restarts the call under SA_RESTART; only while
  * a signal is pending, so 512 never reaches user space), else -EINTR
@@ -1745,6 +1873,7 @@ ssize_t kesync_do_io(struct kesync_unit *u, struct file *file,
 
 	if (!kesync_wait(req, &ret))
 		return ret;	/* left behind: its slot goes with it */
+	kesync_adapter_release(kdev, req);	/* unmapped at completion */
 free_req:
 	kfree(req);
 put_slot:
@@ -1887,15 +2016,17 @@ int kesync_io_init(struct kesync_dev *kdev)
 	spin_lock_init(&kdev->io.lock);
 	INIT_LIST_HEAD(&kdev->io.tq);
 	INIT_LIST_HEAD(&kdev->io.ctrl_waiters);
+	INIT_LIST_HEAD(&kdev->io.orphans);
 	spin_lock_init(&kdev->isr.lock);
 	INIT_WORK(&kdev->reset_work, kesync_reset_work);
+	INIT_WORK(&kdev->cleanup_work, kesync_cleanup_work);
 	init_waitqueue_head(&kdev->reset_wq);
 	init_waitqueue_head(&kdev->thread_wq);
 	init_waitqueue_head(&kdev->maps_wq);
 	init_rwsem(&kdev->remove_rwsem);
 	/*
-	 * The DpcForIsr items: high priority, per-CPU, so the DPC runs soon
-	 * on the CPU that took the interrupt, as an NT DPC does.
+	 * The reset and cleanup work items, which sleep.  The DpcForIsr is
+	 * not here: it runs in softirq context (kesync_dpc_queue()).
 	 */
 	kdev->wq = alloc_workqueue("%s", WQ_HIGHPRI | WQ_PERCPU, 0, kdev->name);
 	return kdev->wq ? 0 : -ENOMEM;
@@ -1913,8 +2044,8 @@ void kesync_unit_io_init(struct kesync_unit *u)
 	INIT_LIST_HEAD(&u->reqs);
 	INIT_LIST_HEAD(&u->ctrl_node);
 	init_waitqueue_head(&u->inflight_wq);
-	mutex_init(&u->xfer_mutex);
-	INIT_WORK(&u->dpc, kesync_dpc_for_isr);
+	spin_lock_init(&u->xfer_lock);
+	kesync_dpc_init(&u->dpc, kesync_dpc_for_isr);	/* IoInitializeDpcRequest */
 	timer_setup(&u->io_timer, kesync_io_timer, 0);
 	u->isr.timer_count = -1;
 }
@@ -1961,10 +2092,10 @@ void kesync_io_begin_remove(struct kesync_dev *kdev)
 	unsigned int i;
 
 	down_write(&kdev->remove_rwsem);
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	kdev->io.removed = true;
 	kdev->io.err = -ENODEV;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	up_write(&kdev->remove_rwsem);
 
 	for (i = 0; i < kdev->nunits; i++)
@@ -1989,23 +2120,34 @@ void kesync_io_fail_all(struct kesync_dev *kdev)
 	unsigned int i;
 	LIST_HEAD(failed);
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	kdev->io.stopped = true;
 	list_for_each_entry_safe(req, tmp, &kdev->io.tq, node) {
 		list_move_tail(&req->node, &failed);
 		kesync_retire_locked(req->unit, req);
 	}
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 
 	list_for_each_entry_safe(req, tmp, &failed, node) {
 		list_del_init(&req->node);
 		kesync_complete_request(req, -ENODEV);
 	}
-	/* Each DpcForIsr fails its unit's current and queued requests. */
+	/*
+	 * Each DpcForIsr fails its unit's current and queued requests.  One
+	 * that ran before io.stopped may have queued the reset worker, which
+	 * kicks the DPCs when it ends: it is cancelled (or waited for), and
+	 * the DPCs flushed again.  Nothing else queues them any more (no
+	 * interrupt, no timer; an ACTIVE request's cancel is not kicked once
+	 * removed, and a DPC of a stopped controller queues no reset): after
+	 * this they never run again, and the units may be freed.
+	 */
 	for (i = 0; i < kdev->nunits; i++)
-		queue_work(kdev->wq, &kdev->units[i]->dpc);
+		kesync_dpc_queue(&kdev->units[i]->dpc);
 	for (i = 0; i < kdev->nunits; i++)
-		flush_work(&kdev->units[i]->dpc);
+		kesync_dpc_flush(&kdev->units[i]->dpc);
+	cancel_work_sync(&kdev->reset_work);
+	for (i = 0; i < kdev->nunits; i++)
+		kesync_dpc_flush(&kdev->units[i]->dpc);
 	/*
 	 * No mapping may outlive the binding.  The last ones may be released
 	 * by a canceller (signal, close) that retired its request just before
@@ -2019,6 +2161,9 @@ void kesync_io_fail_all(struct kesync_dev *kdev)
 /**
  * kesync_io_destroy - release the workqueue
  * @kdev: the controller, all work done
+ *
+ * destroy_workqueue() runs what is still queued first: the cleanup work
+ * item of orphans the last DpcForIsr ended.
  *
  * Context: process (remove, probe failure).
  */

@@ -456,6 +456,53 @@ static void kesync_owner_check_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r->state, KESYNC_REQ_DONE);
 }
 
+/* ---- Thread pump ---------------------------------------------------------- */
+
+static bool thread_ready(struct kesync_dev *kdev)
+{
+	bool ready;
+
+	spin_lock(&kdev->io.lock);
+	ready = kesync_thread_ready_locked(kdev);
+	spin_unlock(&kdev->io.lock);
+	return ready;
+}
+
+/*
+ * The pump thread is woken only for a request it can start: an empty
+ * interlocked queue, or one holding only requests of busy units, is no
+ * reason; a request of an idle unit anywhere in it is.
+ */
+static void kesync_thread_ready_test(struct kunit *test)
+{
+	struct kesync_fixture *f = test->priv;
+	struct kesync_dev *kdev = f->kdev;
+
+	KUNIT_EXPECT_FALSE(test, thread_ready(kdev));
+
+	start(f->u[0], f->r[0]);		/* unit 0 busy */
+	f->r[1]->unit = f->u[0];
+	f->r[1]->state = KESYNC_REQ_QUEUED;
+	list_add_tail(&f->r[1]->node, &kdev->io.tq);
+	KUNIT_EXPECT_FALSE(test, thread_ready(kdev));
+
+	start(f->u[1], f->r[2]);		/* unit 1 busy too */
+	f->r[3]->unit = f->u[1];
+	f->r[3]->state = KESYNC_REQ_QUEUED;
+	list_add_tail(&f->r[3]->node, &kdev->io.tq);
+	KUNIT_EXPECT_FALSE(test, thread_ready(kdev));
+
+	/* Unit 1's request ends: its queued one, second in line, can go. */
+	spin_lock(&kdev->io.lock);
+	kesync_retire_locked(f->u[1], f->r[2]);
+	spin_unlock(&kdev->io.lock);
+	KUNIT_EXPECT_TRUE(test, thread_ready(kdev));
+
+	/* The pump takes it: nothing startable is left. */
+	list_del_init(&f->r[3]->node);
+	KUNIT_EXPECT_FALSE(test, thread_ready(kdev));
+}
+
 /* ---- Cancel-safe queue --------------------------------------------------- */
 
 static enum kesync_cancel_act cancel(struct kesync_fixture *f, int i)
@@ -729,6 +776,7 @@ static struct kunit_case kesync_test_cases[] = {
 	KUNIT_CASE(kesync_ctrl_free_grant_test),
 	KUNIT_CASE(kesync_ctrl_fifo_test),
 	KUNIT_CASE(kesync_owner_check_test),
+	KUNIT_CASE(kesync_thread_ready_test),
 	KUNIT_CASE(kesync_cancel_states_test),
 	KUNIT_CASE(kesync_cancel_twice_test),
 	KUNIT_CASE(kesync_race_cancel_dequeue_test),

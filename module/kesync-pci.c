@@ -9,7 +9,9 @@
  */
 
 #include <linux/dma-mapping.h>
+#include <linux/cpumask.h>
 #include <linux/idr.h>
+#include <linux/interrupt.h>
 #include <linux/iopoll.h>
 #include <linux/kstrtox.h>
 #include <linux/module.h>
@@ -342,7 +344,10 @@ static void kesync_free_irq_handlers(struct kesync_dev *kdev,
 {
 	struct pci_dev *pdev = kdev->pdev;
 	unsigned int i, vec = KESYNC_MSIX_VEC_CTRL(kdev->nunits);
+	int irq;
 
+	for (i = 0; i < kdev->nunits; i++)
+		kdev->units[i]->irq = 0;
 	if (kdev->irq_mode != KESYNC_IRQ_MSIX) {
 		if (ctrl)
 			free_irq(pci_irq_vector(pdev, 0), kdev);
@@ -350,32 +355,75 @@ static void kesync_free_irq_handlers(struct kesync_dev *kdev,
 	}
 	if (ctrl)
 		free_irq(pci_irq_vector(pdev, vec), kdev);
-	for (i = 0; i < nunits; i++)
-		free_irq(pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i)),
-			 kdev->units[i]);
+	for (i = 0; i < nunits; i++) {
+		irq = pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i));
+		/* free_irq() warns about a hint left set. */
+		irq_update_affinity_hint(irq, NULL);
+		free_irq(irq, kdev->units[i]);
+	}
 }
 
-/* Connect the ISRs: per unit and controller with MSI-X, else one shared. */
+/*
+ * kesync_spread_irq - where a unit's MSI-X vector interrupts
+ *
+ * Unit i's vector goes to the i-th CPU of cpumask_local_spread() (the
+ * CPUs of the device's NUMA node first), and the same CPU is its hint
+ * (/proc/irq/N/affinity_hint), as nvme spreads its queues' vectors: units
+ * used at once complete on different CPUs, and a submitter that runs on
+ * its unit's CPU (/proc/irq/N/effective_affinity_list, N the line of
+ * "kesync-ctlC-uI" in /proc/interrupts) has its DpcForIsr, the DPC's
+ * wake-up and its own return on one CPU.  The vectors are not managed
+ * (no PCI_IRQ_AFFINITY): the administrator may move them, and a vector
+ * whose CPU goes offline moves to another one instead of shutting down,
+ * which would leave the unit's completions to the IoTimer.  A failure
+ * leaves the vector where the IRQ core put it.
+ */
+static void kesync_spread_irq(struct kesync_dev *kdev, unsigned int index,
+			      int irq)
+{
+	unsigned int cpu = cpumask_local_spread(index,
+						dev_to_node(&kdev->pdev->dev));
+	int ret;
+
+	ret = irq_set_affinity_and_hint(irq, cpumask_of(cpu));
+	if (ret)
+		dev_dbg(&kdev->pdev->dev,
+			"unit %u: interrupt not moved to CPU %u (%d)\n",
+			index, cpu, ret);
+}
+
+/*
+ * Connect the ISRs: per unit and controller with MSI-X, else one shared.
+ * Each unit's vector is spread over the CPUs (kesync_spread_irq()); the
+ * controller's vector, rare events only, is left where it lands.
+ */
 static int kesync_request_irqs(struct kesync_dev *kdev)
 {
 	struct pci_dev *pdev = kdev->pdev;
 	unsigned int i, vec = KESYNC_MSIX_VEC_CTRL(kdev->nunits);
-	int ret;
+	int ret, irq;
 
-	if (kdev->irq_mode != KESYNC_IRQ_MSIX)
-		return request_irq(pci_irq_vector(pdev, 0), kesync_isr_shared,
-				   kdev->irq_mode == KESYNC_IRQ_INTX ?
-				   IRQF_SHARED : 0, kdev->name, kdev);
+	if (kdev->irq_mode != KESYNC_IRQ_MSIX) {
+		irq = pci_irq_vector(pdev, 0);
+		ret = request_irq(irq, kesync_isr_shared,
+				  kdev->irq_mode == KESYNC_IRQ_INTX ?
+				  IRQF_SHARED : 0, kdev->name, kdev);
+		for (i = 0; !ret && i < kdev->nunits; i++)
+			kdev->units[i]->irq = irq;
+		return ret;
+	}
 
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 
 		snprintf(u->irq_name, sizeof(u->irq_name), "%s-u%u",
 			 kdev->name, i);
-		ret = request_irq(pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i)),
-				  kesync_isr_unit, 0, u->irq_name, u);
+		irq = pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i));
+		ret = request_irq(irq, kesync_isr_unit, 0, u->irq_name, u);
 		if (ret)
 			goto free_units;
+		kesync_spread_irq(kdev, i, irq);
+		u->irq = irq;
 	}
 	ret = request_irq(pci_irq_vector(pdev, vec), kesync_isr_ctrl, 0,
 			  kdev->name, kdev);
@@ -410,9 +458,9 @@ static bool kesync_io_stopped(struct kesync_dev *kdev)
 {
 	bool stopped;
 
-	spin_lock(&kdev->io.lock);
+	spin_lock_bh(&kdev->io.lock);
 	stopped = kdev->io.stopped;
-	spin_unlock(&kdev->io.lock);
+	spin_unlock_bh(&kdev->io.lock);
 	return stopped;
 }
 
@@ -438,8 +486,8 @@ static bool kesync_io_stopped(struct kesync_dev *kdev)
  * A DpcForIsr that runs after this finds nothing to take from the device:
  * no ISR runs, the IoTimer's counters are stopped, a cancel does not abort
  * while the controller is offline, and programming is refused; it touches
- * no register.  So the work items need no disabling, and kesync_unquiesce()
- * kicks the units it concerns.
+ * no register.  So the DPCs (softirq, kesync_dpc) need no disabling, and
+ * kesync_unquiesce() kicks the units it concerns.
  *
  * Context: process; sleeps; under the device lock (PCI core).
  */
@@ -474,7 +522,7 @@ static void kesync_quiesce(struct kesync_dev *kdev, bool touch_hw)
 	kesync_sync_irqs(kdev);
 	/* One the ISR queued before the line went quiet may still run. */
 	for (i = 0; i < kdev->nunits; i++)
-		flush_work(&kdev->units[i]->dpc);
+		kesync_dpc_flush(&kdev->units[i]->dpc);
 	dev_dbg(&kdev->pdev->dev, "quiesced (%u), %s\n", kdev->pm.quiesces,
 		o.stopped ? "a transfer stopped" : "idle");
 unlock:
@@ -555,7 +603,7 @@ static void kesync_unquiesce(struct kesync_dev *kdev)
 		pci_set_master(kdev->pdev);
 	kesync_wr(kdev, KESYNC_REG_INTR_ENABLE, kdev->intr_mask);
 	for_each_set_bit(i, &fin.kick, kdev->nunits)
-		queue_work(kdev->wq, &kdev->units[i]->dpc);
+		kesync_dpc_queue(&kdev->units[i]->dpc);
 unlock:
 	mutex_unlock(&kdev->pm.lock);
 }

@@ -254,6 +254,25 @@ static inline struct kesync_req *kesync_next_req_locked(struct kesync_unit *u)
 	return req;
 }
 
+/*
+ * The thread pump's wake-up test (IoStartNextPacket, pump=thread): does
+ * the interlocked queue hold a request the pump thread can start now, one
+ * whose unit is idle?  Only then is the thread woken: a request of a busy
+ * unit waits for that unit's completion, which asks again.
+ * Context: under kesync_dev.io.lock.
+ */
+static inline bool kesync_thread_ready_locked(struct kesync_dev *kdev)
+	__must_hold(&kdev->io.lock)
+{
+	struct kesync_req *req;
+
+	lockdep_assert_held(&kdev->io.lock);
+	list_for_each_entry(req, &kdev->io.tq, node)
+		if (!req->unit->cur)
+			return true;
+	return false;
+}
+
 /* ---- The controller object ----------------------------------------------- */
 
 /*
