@@ -22,9 +22,11 @@
  * Nothing else reads or writes the "isr" sub-structs, except IoTimer's
  * lockless look at the timer counter, which the NT design also does.
  *
- * A register that reads all ones is never taken at its word: the ISR, the
- * IoTimer's expiry and the abort ask configuration space whether the
- * function is still there (kesync_all_ones()).  Gone, nothing is
+ * A register that reads all ones is never taken at its word: the shared
+ * and controller ISRs (INTR_STATUS; the MSI-X unit ISR reads no register,
+ * only its completion record), the IoTimer's expiry (MAGIC) and the abort
+ * (the unit's STATUS) ask configuration space whether the function is
+ * still there (kesync_all_ones()).  Gone, nothing is
  * programmed any more and every request fails with -ENODEV at once; there,
  * the controller is reset, with bus mastering off until the reset is over.
  */
@@ -564,7 +566,7 @@ static bool kesync_scs_reset_finish_fn(struct kesync_dev *kdev, void *ctx)
 	}
 	kdev->isr.resetting = false;
 	f->set_master = kdev->isr.bad_read;
-	kdev->isr.bad_read = false;
+	WRITE_ONCE(kdev->isr.bad_read, false);	/* the reset worker peeks */
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 
@@ -939,7 +941,7 @@ static bool kesync_scs_online_fn(struct kesync_dev *kdev, void *ctx)
 	kdev->isr.resetting = false;
 	/* The function was reset: a bad read's reset is over too. */
 	f->set_master = kdev->isr.bad_read;
-	kdev->isr.bad_read = false;
+	WRITE_ONCE(kdev->isr.bad_read, false);	/* the reset worker peeks */
 	for (i = 0; i < kdev->nunits; i++) {
 		struct kesync_unit *u = kdev->units[i];
 

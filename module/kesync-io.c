@@ -1246,9 +1246,14 @@ void kesync_io_timer(struct timer_list *t)
 			dev_warn_ratelimited(&u->dev,
 					     "transfer timed out (%u s): resetting the controller\n",
 					     READ_ONCE(u->timeout));
-			queue_work(kdev->wq, &kdev->reset_work);
 		}
-		if (tick.ones != KESYNC_ONES_NOTHING)
+		/*
+		 * Once for both: a timeout that also read MAGIC all ones
+		 * would otherwise queue the worker again after it started,
+		 * and it would run twice for one reset.
+		 */
+		if (tick.result == KESYNC_TICK_TIMEOUT ||
+		    tick.ones != KESYNC_ONES_NOTHING)
 			queue_work(kdev->wq, &kdev->reset_work);
 	}
 

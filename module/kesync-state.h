@@ -139,8 +139,9 @@ static inline void kesync_mark_gone_locked(struct kesync_dev *kdev)
 }
 
 /*
- * The verdict on a register that read all ones (the ISR's INTR_STATUS,
- * the IoTimer's MAGIC, an abort's unit STATUS).  Already gone, or offline
+ * The verdict on a register that read all ones (INTR_STATUS in the shared
+ * or controller ISR, never in an MSI-X unit's, which reads no register;
+ * the IoTimer's MAGIC; an abort's unit STATUS).  Already gone, or offline
  * (the function is being reset or is in D3hot, where the BARs read all
  * ones): nothing new.  Otherwise @absent (a configuration read, which the
  * verdict needs only then) decides: absent, the controller is marked gone;
@@ -166,7 +167,7 @@ kesync_ones_verdict(struct kesync_dev *kdev,
 	}
 	if (kdev->isr.resetting)
 		return KESYNC_ONES_NOTHING;
-	kdev->isr.bad_read = true;
+	WRITE_ONCE(kdev->isr.bad_read, true);	/* the reset worker peeks */
 	return KESYNC_ONES_RESET;
 }
 
