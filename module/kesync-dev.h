@@ -318,6 +318,29 @@ struct kesync_unit_isr {
 } ____cacheline_aligned;
 
 /**
+ * struct kesync_next_window - window N + 1, walked while window N runs
+ * @req: the request it is for, or NULL when none is ready
+ * @done: the request's done it starts at (the cursor is a function of it)
+ * @len: its bytes
+ * @nsegs: its segments, in kesync_unit.next_segs
+ * @sg: the cursor after it: entry ...
+ * @sg_left: ... mapped entries left from @sg ...
+ * @sg_off: ... and offset in @sg
+ *
+ * Under kesync_unit.xfer_lock (kesync_build_window(),
+ * kesync_prebuild_window()).  @req is only compared, never dereferenced.
+ */
+struct kesync_next_window {
+	const struct kesync_req *req;
+	size_t done;
+	u32 len;
+	u32 nsegs;
+	struct scatterlist *sg;
+	unsigned int sg_left;
+	unsigned int sg_off;
+};
+
+/**
  * struct kesync_unit - one unit (NT: a device object and its extension)
  * @kdev: the controller; the unit holds a reference (kref)
  * @index: index on the controller
@@ -344,6 +367,9 @@ struct kesync_unit_isr {
  * @inflight_wq: dispatchers wait here for a slot; poll() too
  * @next_tag: tag of the next programmed transfer; @xfer_lock
  * @xfer_lock: serialises ControllerControl and DpcForIsr on @cur
+ * @next_segs: the segments of the window after the one in flight, walked
+ *	while it runs (max_segs entries, device-managed); @xfer_lock
+ * @next: what @next_segs holds; @xfer_lock
  * @dpc: the DpcForIsr (softirq: a BH work item, or a tasklet on 6.1)
  * @io_timer: the IoTimer
  * @stats: counters, lock-free
@@ -377,6 +403,8 @@ struct kesync_unit {
 	/* Serialises the owners of @cur once it is ACTIVE; guards @next_tag. */
 	spinlock_t xfer_lock;
 	u32 next_tag;
+	struct kesync_seg *next_segs;
+	struct kesync_next_window next;
 	struct kesync_dpc dpc;
 	struct timer_list io_timer;
 

@@ -420,30 +420,27 @@ static void kesync_adapter_release(struct kesync_dev *kdev,
 }
 
 /*
- * kesync_build_window - the next transfer's descriptor
+ * kesync_walk_window - the segments of one transfer from a cursor
  *
- * Takes at most max_segs segments and max_xfer bytes from the request's
- * cursor: the "map registers" window.  The cursor itself only moves when
- * the device reports how many bytes it moved (kesync_advance()).
+ * Takes at most max_segs segments and @room bytes from the cursor
+ * (@sgp, @leftp, @offp: entry, mapped entries left, offset in the entry),
+ * writes them to @segs and moves the cursor past them.
  *
- * Context: the request's owner, under unit->xfer_lock; any context but
- * hardirq.
+ * Return: the bytes taken; *@nsegs the segments.
  */
-static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
+static u32 kesync_walk_window(struct kesync_dev *kdev, struct kesync_seg *segs,
+			      struct scatterlist **sgp, unsigned int *leftp,
+			      unsigned int *offp, u32 room, u32 *nsegs)
 {
-	struct kesync_dev *kdev = u->kdev;
-	struct kesync_desc *d = u->desc;
-	struct scatterlist *sg = req->sg;
-	unsigned int left = req->sg_left, off = req->sg_off, n = 0;
-	u32 room = min_t(size_t, kdev->max_xfer, req->len - req->done);
+	struct scatterlist *sg = *sgp;
+	unsigned int left = *leftp, off = *offp, n = 0;
 	u32 total = 0, take;
 
-	lockdep_assert_held(&u->xfer_lock);
 	while (sg && n < kdev->max_segs && total < room) {
 		take = min_t(u32, sg_dma_len(sg) - off, room - total);
-		d->segs[n].addr = cpu_to_le64(sg_dma_address(sg) + off);
-		d->segs[n].len = cpu_to_le32(take);
-		d->segs[n].rsvd = 0;
+		segs[n].addr = cpu_to_le64(sg_dma_address(sg) + off);
+		segs[n].len = cpu_to_le32(take);
+		segs[n].rsvd = 0;
 		n++;
 		total += take;
 		off += take;
@@ -452,6 +449,49 @@ static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
 			sg = --left ? sg_next(sg) : NULL;
 		}
 	}
+	*sgp = sg;
+	*leftp = left;
+	*offp = off;
+	*nsegs = n;
+	return total;
+}
+
+/*
+ * kesync_build_window - the next transfer's descriptor
+ *
+ * Takes at most max_segs segments and max_xfer bytes from the request's
+ * cursor: the "map registers" window.  The cursor itself only moves when
+ * the device reports how many bytes it moved (kesync_advance()).  When
+ * the device moved all of the previous window, its successor was walked
+ * already while the device worked (kesync_prebuild_window()): its
+ * segments are copied instead.  Leaves in @u->next where the window
+ * after this one starts, for kesync_prebuild_window().
+ *
+ * Context: the request's owner, under unit->xfer_lock; any context but
+ * hardirq.
+ */
+static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
+{
+	struct kesync_dev *kdev = u->kdev;
+	struct kesync_next_window *nw = &u->next;
+	struct kesync_desc *d = u->desc;
+	u32 room = min_t(size_t, kdev->max_xfer, req->len - req->done);
+	u32 total, n;
+
+	lockdep_assert_held(&u->xfer_lock);
+	/* The cursor is a function of done: equal done, equal cursor. */
+	if (nw->req == req && nw->done == req->done) {
+		memcpy(d->segs, u->next_segs, nw->nsegs * sizeof(*d->segs));
+		total = nw->len;
+		n = nw->nsegs;
+	} else {
+		nw->sg = req->sg;
+		nw->sg_left = req->sg_left;
+		nw->sg_off = req->sg_off;
+		total = kesync_walk_window(kdev, d->segs, &nw->sg, &nw->sg_left,
+					   &nw->sg_off, room, &n);
+	}
+	nw->req = NULL;
 	/* Tag 0 is what the device reports for a refused START. */
 	if (++u->next_tag == 0)
 		u->next_tag = 1;
@@ -463,6 +503,38 @@ static void kesync_build_window(struct kesync_unit *u, struct kesync_req *req)
 	d->len = cpu_to_le32(total);
 	d->tag = cpu_to_le32(req->tag);
 	d->rsvd = 0;
+}
+
+/*
+ * kesync_prebuild_window - walk window N + 1 while window N is in flight
+ *
+ * Right after the doorbell of a window, the segments of the next one (as
+ * if the device moves all of this one) are taken into @u->next_segs, and
+ * the DpcForIsr that sees the window complete in full copies them
+ * (kesync_build_window()) instead of walking the table: the walk is done
+ * while the device works, not between its interrupt and the next
+ * doorbell.  A short count, a retry or another request finds @u->next
+ * not matching and walks as before.  The device reads only @u->desc,
+ * once per START; the copy goes there only when the previous window is
+ * over.
+ *
+ * Context: the request's owner, under unit->xfer_lock.
+ */
+static void kesync_prebuild_window(struct kesync_unit *u,
+				   struct kesync_req *req)
+{
+	struct kesync_next_window *nw = &u->next;
+	size_t done = req->done + req->win_len;
+
+	lockdep_assert_held(&u->xfer_lock);
+	if (!req->win_len || done >= req->len)
+		return;
+	nw->len = kesync_walk_window(u->kdev, u->next_segs, &nw->sg,
+				     &nw->sg_left, &nw->sg_off,
+				     min_t(size_t, u->kdev->max_xfer,
+					   req->len - done), &nw->nsegs);
+	nw->done = done;
+	nw->req = req;
 }
 
 /* Move the cursor past @bytes the device moved. */
@@ -485,7 +557,8 @@ static void kesync_advance(struct kesync_req *req, u32 bytes)
 
 /*
  * kesync_program_window - build the next transfer and program it through
- * the read or write SynchCritSection (KeSynchronizeExecution).
+ * the read or write SynchCritSection (KeSynchronizeExecution), then walk
+ * the one after it while the device works (kesync_prebuild_window()).
  *
  * Return: 0, or -EAGAIN when a controller reset is in progress: the unit is
  * then marked reset_hit and its DpcForIsr programs the transfer again once
@@ -507,6 +580,8 @@ static int kesync_program_window(struct kesync_unit *u, struct kesync_req *req)
 	kesync_sync_exec(u->kdev, req->write ? &kesync_scs_program_write :
 					       &kesync_scs_program_read, &p);
 	trace_kesync_programmed(req, p.ret);
+	if (!p.ret)
+		kesync_prebuild_window(u, req);
 	return p.ret;
 }
 

@@ -733,6 +733,11 @@ static int kesync_alloc_dma(struct kesync_dev *kdev)
 					      &u->desc_dma, GFP_KERNEL);
 		if (!u->desc)
 			return -ENOMEM;
+		/* Window N + 1's segments (kesync_prebuild_window()). */
+		u->next_segs = devm_kcalloc(dev, kdev->max_segs,
+					    sizeof(*u->next_segs), GFP_KERNEL);
+		if (!u->next_segs)
+			return -ENOMEM;
 	}
 	return 0;
 }
