@@ -141,6 +141,7 @@ clat_percentiles=1
 percentile_list=50:99
 randrepeat=0
 thread=1
+disk_util=0
 EOF
 		_j=0
 		while [ "$_j" -lt "$5" ]; do
@@ -233,18 +234,20 @@ block() {
 floor_run() {
 	_t=$1 _dev=$2 _dir=$3 _ev=$4 _re=$5 _bbs=$6 _bn=$7
 	[ -d "$TR/events/irq" ] || { say FLOOR-FAILED target="$_t" why=no-tracefs; return; }
-	_flt=$(irqs_of "$_re" | awk '{ printf "%sirq == %s", NR > 1 ? " || " : "", $1 }')
+	_flt=$(irqs_of "$_re" | awk '{ printf "%sirq == %s", (NR > 1 ? " || " : ""), $1 }')
 	[ -n "$_flt" ] || { say FLOOR-FAILED target="$_t" why=no-irq; return; }
+	case $_ev in
+	nvme_setup_cmd) _evd=$TR/events/nvme/$_ev ;;
+	*) _evd=$TR/events/kesync/$_ev ;;
+	esac
+	[ -d "$_evd" ] || { say FLOOR-FAILED target="$_t" why="no-event-$_ev"; return; }
 	echo 0 >"$TR/tracing_on"
 	echo 4096 >"$TR/buffer_size_kb"
 	echo >"$TR/trace"
 	echo "$_flt" >"$TR/events/irq/irq_handler_exit/filter"
 	echo 1 >"$TR/events/irq/irq_handler_exit/enable"
-	case $_ev in
-	nvme_setup_cmd) echo 'qid != 0' >"$TR/events/nvme/nvme_setup_cmd/filter"
-		echo 1 >"$TR/events/nvme/nvme_setup_cmd/enable" ;;
-	*) echo 1 >"$TR/events/kesync/$_ev/enable" ;;
-	esac
+	[ "$_ev" = nvme_setup_cmd ] && echo 'qid != 0' >"$_evd/filter"
+	echo 1 >"$_evd/enable"
 	_cpu=$(job_cpu kesync 0)
 	echo 1 >"$TR/tracing_on"
 	for _w in "4k randread 4k $BENCH_FLOOR_N" "big read $_bbs $_bn"; do
