@@ -2,24 +2,27 @@
 # SPDX-License-Identifier: GPL-2.0
 """kesync benchmark: host-side control and report (see docs/benchmarks.md).
 
-  bench-report.py watch --log CONSOLE --qmp SOCK --trace-dir DIR --pid PID
-      Follows the guest console while the guest runs.  On the job's
-      'KESYNC-BENCH TRACE-ON NAME' it points QEMU's log at DIR/trace-NAME.log,
-      enables the memory_region_ops_read/write trace events over QMP and
-      injects an NMI, which the guest waits for; 'TRACE-OFF NAME' disables
-      them and injects another NMI.
+  bench-report.py watch --log RESULTS --qmp SOCK --trace-dir DIR --psi FILE --pid PID
+      Follows what the guest job writes on its results port (a file) while
+      the guest runs.  On 'KESYNC-BENCH RUN-BEGIN id=X' and 'RUN-END id=X'
+      it appends the host's /proc/pressure/cpu totals to FILE.  On
+      'TRACE-ON NAME' it points QEMU's log at DIR/trace-NAME.log, enables
+      the memory_region_ops_read/write trace events over QMP and injects
+      an NMI, which the guest waits for; 'TRACE-OFF NAME' disables them and
+      injects another NMI.
 
   bench-report.py report --dir DIR [--accel A --qemu-version V --wall S ...]
-      Parses DIR/console.log (fio JSON, MMIO counts, debugfs irqs-off
-      statistics, timeout figures) and DIR/trace-*.log.gz (the nvme peer's
-      MMIO accesses), and writes DIR/results.json, DIR/table.txt and
-      DIR/bench.png (gnuplot), and prints the table.
+      Parses DIR/results.log (one fio JSON per run, the per-run context
+      switch and interrupt counts, the ftrace floor runs, MMIO runs,
+      debugfs irqs-off statistics, timeout figures), DIR/psi.log and
+      DIR/trace-*.log.gz (both devices' MMIO accesses), and writes
+      DIR/results.json, DIR/table.txt and DIR/bench.png (gnuplot), and
+      prints the table.
 """
 import argparse
-import base64
 import gzip
-import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -32,22 +35,49 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import irqoff  # noqa: E402  (scripts/irqoff.py)
 
-# Goals, not pass/fail (docs/benchmarks.md).
+# The goals of issue 13 (figures, not pass/fail; docs/benchmarks.md).
 TARGETS = {
-    "latency_ratio_max": 0.8,     # kesync QD1 4 KiB latency <= 0.8 x nvme
-    "throughput_ratio_min": 1.0,  # kesync 1 MiB throughput >= 1.0 x nvme
-    "mmio_vs_nvme": "<=",         # MMIO accesses per I/O <= nvme's
-    "msix_hot_path_reads": 0,     # no MMIO read per I/O with MSI-X
-    "detect_window_s": [0, 1],    # T <= detection <= T + 1 s
-    "recovery_max_s": 0.1,        # recovery < 100 ms
+    "rr4k_p50_vs_nvme": {"startio": 0.7, "thread": 0.8},   # <=, thread-pool nvme
+    "rr4k_p50_vs_uring": {"startio": 1.0},                 # <=, io_uring nvme
+    "rr4k_p50_vs_floor": 1.6,                              # <=, each pump
+    "seq1m_vs_nvme": 1.0,                                  # >=, read and write
+    "partial_vs_floor": 1.25,                              # <=, per 64 KiB window
+    "ctx_per_io_4k": {"startio": 2.5, "thread": 3.5},      # <=
+    "mmio_vs_nvme": "<=",            # MMIO accesses per I/O <= nvme's
+    "msix_hot_path_reads": 0,        # no MMIO read per I/O with MSI-X
+    "detect_window_s": [0, 1],       # T <= detection <= T + 1 s
+    "recovery_max_s": 0.1,           # recovery < 100 ms
 }
 
-TESTS = [  # name, fio direction, what it is
-    ("rr4k", "read", "QD1 4 KiB random read"),
-    ("rw4k", "write", "QD1 4 KiB random write"),
-    ("sr1m", "read", "1 MiB sequential read"),
-    ("sw1m", "write", "1 MiB sequential write"),
-]
+TESTS = {  # name: fio direction, what it is, key figure, higher is better
+    "rr4k": ("read", "QD1 4 KiB random read", "clat_p50_us", False),
+    "rw4k": ("write", "QD1 4 KiB random write", "clat_p50_us", False),
+    "sr1m": ("read", "1 MiB sequential read", "mib_s", True),
+    "sw1m": ("write", "1 MiB sequential write", "mib_s", True),
+}
+SIDES = ["nvme", "uring", "nvme-b", "kesync", "kesync-ua", "nvme-other", "kesync-other"]
+SIDE_DESC = {
+    "nvme": "nvme, thread-pool backend (aio=threads), namespace 1",
+    "nvme-b": "nvme, thread pool, namespace 2 (the noise floor: nvme against itself)",
+    "uring": "nvme, aio=io_uring backend, namespace 1",
+    "kesync": "kesync unit 0, page-aligned buffers",
+    "kesync-ua": "kesync unit 0, fio's default (unaligned, malloc) buffers",
+    "nvme-other": "nvme, fio on the CPU that does not take kesync's interrupt",
+    "kesync-other": "kesync, fio on the CPU that does not take its interrupt",
+}
+# Each side's ratio is against these (same block, same repetition).
+REFS = {"nvme-b": ["nvme"], "uring": ["nvme"], "kesync": ["nvme", "uring"],
+        "kesync-ua": ["nvme", "kesync"], "nvme-other": ["nvme"],
+        "kesync-other": ["nvme-other", "kesync"]}
+
+
+def test_info(test):
+    if test in TESTS:
+        return TESTS[test]
+    if test.startswith("rr4k-j"):
+        return ("read", "4 KiB random read, %s jobs on %s units" % (test[6:], test[6:]),
+                "iops", True)
+    return ("read", test, "iops", True)
 
 
 # ---------------------------------------------------------------- watch ---
@@ -93,8 +123,25 @@ def alive(pid):
         return False
 
 
+def psi_totals():
+    """The host's CPU pressure so far: (some, full) total stall, µs."""
+    some = full = None
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for l in f:
+                d = dict(re.findall(r"(\w+)=(\S+)", l))
+                if l.startswith("some"):
+                    some = int(d.get("total", 0))
+                elif l.startswith("full"):
+                    full = int(d.get("total", 0))
+    except OSError:
+        pass
+    return some, full
+
+
 def watch(a):
     wlog = open(os.path.join(a.trace_dir, "watch.log"), "a")
+    psi = open(a.psi, "a")
 
     def note(msg):
         wlog.write("%.3f %s\n" % (time.time(), msg))
@@ -124,6 +171,14 @@ def watch(a):
         *lines, buf = buf.split(b"\n")
         for raw in lines:
             line = raw.decode("utf-8", "replace").strip("\r")
+            m = re.search(r"KESYNC-BENCH RUN-(BEGIN|END) id=(\S+)", line)
+            if m:
+                some, full = psi_totals()
+                psi.write("%s %s %.6f %s %s %s\n" % (
+                    m.group(1), m.group(2), time.time(), some, full,
+                    os.getloadavg()[0]))
+                psi.flush()
+                continue
             m = re.search(r"KESYNC-BENCH TRACE-(ON|OFF) (\S+)", line)
             if not m:
                 continue
@@ -144,7 +199,7 @@ def watch(a):
                 note("QMP: %s" % e)
         if not running:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     note("guest ended")
     return 0
 
@@ -165,7 +220,12 @@ def num(v):
             return v
 
 
-def fio_metrics(job, direction):
+def fio_metrics(js, direction):
+    """A run's figures from its fio JSON (one reporting group)."""
+    jobs = js.get("jobs", [])
+    if not jobs:
+        return None
+    job = jobs[0]
     d = job[direction]
     clat = d.get("clat_ns", {})
     pct = clat.get("percentile", {})
@@ -182,19 +242,18 @@ def fio_metrics(job, direction):
         "clat_p50_us": p(50.0),
         "clat_p99_us": p(99.0),
         "clat_max_us": clat.get("max", 0) / 1000.0,
-        "ios": d.get("total_ios"),
+        "ios": sum(job[x].get("total_ios", 0) for x in ("read", "write")
+                   if isinstance(job.get(x), dict)),
         "errors": job.get("error", 0),
+        "usr_cpu": job.get("usr_cpu"),
+        "sys_cpu": job.get("sys_cpu"),
     }
 
 
-def parse_irqoff(text):
-    """debugfs irqoff: {routine: count, mean_ns, max_ns, p99_ns, ...}."""
-    return irqoff.parse_text(text)
-
-
-def parse_console(path):
-    res = {"fio": {}, "mmio": [], "debugfs": {}, "timeout": {}, "info": {},
-           "nvme": {}, "configs": {}, "problems": []}
+def parse_results(path):
+    res = {"runs": {}, "fio": {}, "mmio": [], "debugfs": {}, "timeout": {},
+           "info": {}, "nvme": {}, "irqs": [], "configs": {}, "floor": {},
+           "problems": []}
     with open(path, "rb") as f:
         lines = [l.decode("utf-8", "replace").rstrip("\r\n") for l in f]
     i = 0
@@ -203,37 +262,48 @@ def parse_console(path):
         l = lines[i]
         i += 1
         if "KESYNC-BENCH " not in l:
-            if l.startswith("KESYNC-JOB-END"):
-                res["job_rc"] = num(kv(l).get("rc"))
             continue
         body = l[l.index("KESYNC-BENCH ") + len("KESYNC-BENCH "):]
         word, _, rest = body.partition(" ")
         if word == "INFO":
             res["info"] = kv(rest)
         elif word == "NVME":
-            res["nvme"] = kv(rest)
+            d = kv(rest)
+            res["nvme"][d.get("ctrl")] = d
+        elif word == "IRQ":
+            res["irqs"].append({k: num(v) for k, v in kv(rest).items()})
         elif word == "CONFIG":
             d = kv(rest)
             res["configs"][d["target"]] = d
+        elif word == "RUN-END":
+            d = kv(rest)
+            d["irqs"] = [int(x) for x in d.get("irqs", "0,0,0").split(",")]
+            res["runs"][d["n"]] = d
         elif word == "FIO-BEGIN":
             d = kv(rest)
-            blob = []
+            text = []
             while i < n and "KESYNC-BENCH FIO-END" not in lines[i]:
-                if re.fullmatch(r"[A-Za-z0-9+/=]+", lines[i].strip()):
-                    blob.append(lines[i].strip())
+                text.append(lines[i])
                 i += 1
             i += 1
             try:
-                raw = base64.b64decode("".join(blob))
-                if hashlib.md5(raw).hexdigest() != d.get("md5"):
-                    raise ValueError("md5 mismatch")
-                js = json.loads(gzip.decompress(raw))
-            except (ValueError, OSError) as e:
-                res["problems"].append("fio %s: %s" % (d.get("target"), e))
-                continue
-            res["fio"][d["target"]] = js
+                # fio may print notes before its JSON
+                t = "\n".join(text)
+                res["fio"][d["n"]] = json.loads(t[t.index("{"):])
+            except ValueError as e:
+                res["problems"].append("fio JSON of run %s (%s): %s"
+                                       % (d.get("n"), d.get("id"), e))
         elif word == "FIO-FAILED":
             res["problems"].append("fio failed: " + rest)
+        elif word == "FLOOR-BEGIN":
+            d = kv(rest)
+            ev = []
+            while i < n and "KESYNC-BENCH FLOOR-END" not in lines[i]:
+                ev.append(lines[i])
+                i += 1
+            i += 1
+            res["floor"][d["target"]] = {"cpu": num(d.get("cpu")),
+                                         "big_bs": d.get("big_bs"), "events": ev}
         elif word == "MMIO-RUN":
             d = {k: num(v) for k, v in kv(rest).items()}
             res["mmio"].append(d)
@@ -261,27 +331,123 @@ def parse_console(path):
             res["timeout"][d["target"]] = {"runs": one, "summary": summ,
                                            "bad": bad}
         elif word in ("LOAD-FAILED", "NVME-FAILED", "NVME-INSMOD-FAILED",
-                      "TRACE-SYNC-FAILED"):
+                      "TRACE-SYNC-FAILED", "FLOOR-FAILED", "FLOOR-FIO-FAILED"):
             res["problems"].append(body)
         elif word == "DONE":
             res["done"] = True
     return res
 
 
-def trace_sections(path, bar0):
-    """Accesses to the nvme BAR between pairs of marker reads (BAR0 + 8)."""
+def parse_psi(path):
+    """{run id: {"some_pct", "full_pct", "load1"}} from the watcher's log."""
+    begin, out = {}, {}
+    try:
+        f = open(path)
+    except OSError:
+        return out
+    with f:
+        for l in f:
+            p = l.split()
+            if len(p) < 6:
+                continue
+            kind, rid, t = p[0], p[1], float(p[2])
+            some = int(p[3]) if p[3].isdigit() else None
+            full = int(p[4]) if p[4].isdigit() else None
+            if kind == "BEGIN":
+                begin[rid] = (t, some, full)
+            elif kind == "END" and rid in begin:
+                t0, s0, f0 = begin.pop(rid)
+                dt = (t - t0) * 1e6
+                out[rid] = {
+                    "wall_s": round(t - t0, 3),
+                    "some_pct": None if s0 is None or some is None or dt <= 0
+                    else round(100.0 * (some - s0) / dt, 1),
+                    "full_pct": None if f0 is None or full is None or dt <= 0
+                    else round(100.0 * (full - f0) / dt, 1),
+                    "load1": float(p[5]),
+                }
+    return out
+
+
+def pctl(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q
+    lo = int(math.floor(k))
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def floor_stats(fl):
+    """Device round trip + one interrupt, from one floor run's trace: each
+    I/O start event (kesync_programmed, right after the doorbell write;
+    nvme_setup_cmd, right before it) paired with the next irq_handler_exit
+    of the device's vectors.  Sections: '4k' (4 KiB random reads) and
+    'big' (1 MiB reads on kesync, so one sample per 64 KiB window, 64 KiB
+    reads on nvme).  For kesync's big section also the window cycle: from
+    one window's programming to the next one's, within a request."""
+    sec = None
+    start = None
+    samples = {"4k": [], "big": []}
+    cycle = []
+    last_prog = None
+    for l in fl["events"]:
+        p = l.split(None, 3)
+        if len(p) < 3:
+            continue
+        try:
+            ts = float(p[0])
+        except ValueError:
+            continue
+        ev, det = p[2], p[3] if len(p) > 3 else ""
+        if ev == "tracing_mark_write":
+            m = re.search(r"KFLOOR (\w+)", det)
+            if m:
+                sec = m.group(1) if m.group(1) in samples else None
+                start = None
+                last_prog = None
+            continue
+        if sec is None:
+            continue
+        if ev in ("kesync_programmed", "nvme_setup_cmd"):
+            start = ts
+            if ev == "kesync_programmed" and sec == "big":
+                m = re.search(r"req=(\d+)", det)
+                rq = m.group(1) if m else None
+                if last_prog and last_prog[0] == rq:
+                    cycle.append((ts - last_prog[1]) * 1e6)
+                last_prog = (rq, ts)
+        elif ev == "irq_handler_exit" and start is not None:
+            samples[sec].append((ts - start) * 1e6)
+            start = None
+    out = {"cpu": fl.get("cpu"), "big_bs": fl.get("big_bs")}
+    for k, xs in samples.items():
+        out[k] = {"n": len(xs), "p50_us": pctl(xs, 0.5), "p10_us": pctl(xs, 0.1),
+                  "p90_us": pctl(xs, 0.9)}
+    out["window_cycle"] = {"n": len(cycle), "p50_us": pctl(cycle, 0.5),
+                           "p10_us": pctl(cycle, 0.1), "p90_us": pctl(cycle, 0.9)}
+    return out
+
+
+def trace_sections(path, marker_name, marker_addr):
+    """MMIO accesses between pairs of marker reads: each marker is a read of
+    the device's own BAR (region marker_name, absolute address
+    marker_addr); the accesses counted are those to that same region (the
+    'mr' pointer of the marker) and to MSI-X tables."""
     secs = []
     cur = None
-    marker = bar0 + 8
-    pat = re.compile(r"memory_region_ops_(read|write) cpu -?\d+ mr 0x[0-9a-f]+ "
+    mr = None
+    pat = re.compile(r"memory_region_ops_(read|write) cpu -?\d+ mr (0x[0-9a-f]+) "
                      r"addr 0x([0-9a-f]+) value 0x[0-9a-f]+ size \d+ name '([\w-]+)'")
     with gzip.open(path, "rt", errors="replace") as f:
         for l in f:
             m = pat.search(l)
             if not m:
                 continue
-            rw, addr, name = m.group(1), int(m.group(2), 16), m.group(3)
-            if name == "nvme" and rw == "read" and addr == marker:
+            rw, ptr, addr, name = m.group(1), m.group(2), int(m.group(3), 16), m.group(4)
+            if name == marker_name and rw == "read" and addr == marker_addr:
+                mr = ptr
                 if cur is None:
                     cur = {"reads": 0, "writes": 0, "msix": 0}
                 else:
@@ -290,119 +456,66 @@ def trace_sections(path, bar0):
                 continue
             if cur is None:
                 continue
-            if name == "nvme":
+            if name == marker_name and ptr == mr:
                 cur[rw + "s"] += 1
-            else:
+            elif name.startswith("msix"):
                 cur["msix"] += 1
     return secs
 
 
 # ---------------------------------------------------------------- report ---
 
-def ratio(a, b):
-    if a is None or b in (None, 0):
+def side_dev(side):
+    """Index of the side's device in a run's interrupt counts."""
+    return 1 if side == "uring" else 2 if side.startswith("kesync") else 0
+
+
+def summarize(vals):
+    vals = [v for v in vals if isinstance(v, (int, float))]
+    if not vals:
         return None
-    return a / b
+    med = statistics.median(vals)
+    return {"median": med, "min": min(vals), "max": max(vals), "n": len(vals),
+            "spread_pct": 100.0 * (max(vals) - min(vals)) / med if med else None}
 
 
-def mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else None
+def outliers(runs, k):
+    """Reps whose key figure is far from the row's median: more than 3
+    scaled MADs and more than 10 % away."""
+    vals = [(r["rep"], r[k]) for r in runs if isinstance(r.get(k), (int, float))]
+    if len(vals) < 3:
+        return []
+    med = statistics.median(v for _, v in vals)
+    mad = statistics.median(abs(v - med) for _, v in vals)
+    lim = max(3 * 1.4826 * mad, 0.10 * abs(med))
+    return [rep for rep, v in vals if abs(v - med) > lim]
+
+
+def floor_target(block, side):
+    if side == "uring":
+        return "uring"
+    if side.startswith("nvme"):
+        return "nvme"
+    return block
+
+
+def windows_per_mib(side, cfg):
+    """64 KiB windows (kesync partial transfers) in a 1 MiB request: a
+    page-aligned buffer needs 1 MiB / max transfer, an unaligned one one
+    more.  For nvme the same count, as 'per 64 KiB'."""
+    mx = int((cfg or {}).get("max_xfer", 65536) or 65536)
+    w = max(1, 1048576 // mx)
+    return w + 1 if side == "kesync-ua" else w
 
 
 def build(a):
-    con = parse_console(os.path.join(a.dir, "console.log"))
-    # One fio run per configuration; each reporting group is one repetition
-    # of one workload on one side, named SIDE.TEST.REP.uN.  A figure is the
-    # median over the repetitions.
-    reps = {}
-    for target, js in con["fio"].items():
-        for job in js.get("jobs", []):
-            parts = job.get("jobname", "").split(".")
-            if len(parts) < 3:
-                continue
-            side, test = parts[0], parts[1]
-            direction = "write" if test.startswith(("rw", "sw")) else "read"
-            if side == "nvme":
-                t = "nvme" if target == "nvme" else "nvme@" + target
-            else:
-                t = target
-            reps.setdefault(t, {}).setdefault(test, []).append(
-                fio_metrics(job, direction))
-    perf = {}
-    for t, tests in reps.items():
-        for test, runs in tests.items():
-            m = {}
-            for k in runs[0]:
-                vals = [r[k] for r in runs if isinstance(r.get(k), (int, float))]
-                if vals:
-                    m[k] = statistics.median(vals)
-            m["reps"] = runs
-            perf.setdefault(t, {})[test] = m
-    # nvme: each kesync configuration's workloads ran right after the same
-    # workload on nvme ("nvme@<config>"); its ratios are against those paired
-    # runs.  The nvme row of the table is the mean of every nvme run.
-    nv_targets = sorted(t for t in perf if t == "nvme" or t.startswith("nvme@"))
-    nvme = {}
-    for test in sorted({t for nt in nv_targets for t in perf[nt]}):
-        runs = [perf[nt][test] for nt in nv_targets if test in perf[nt]]
-        nvme[test] = {k: mean([r[k] for r in runs]) for k in runs[0]
-                      if isinstance(runs[0][k], (int, float))}
-        nvme[test]["runs"] = len(runs)
-        nvme[test]["range"] = {k: [min(r[k] for r in runs), max(r[k] for r in runs)]
-                               for k in ("iops", "mib_s", "clat_p50_us", "clat_p99_us")
-                               if all(r.get(k) is not None for r in runs)}
-    ks_targets = [t for t in perf if t.startswith("kesync/")]
-    order = {"startio": 0, "thread": 1, "msix": 0, "msi": 1, "intx": 2}
-    ks_targets.sort(key=lambda t: [order.get(x, 9) for x in t.split("/")[1:]])
+    rpath = os.path.join(a.dir, "results.log")
+    if not os.path.exists(rpath):
+        rpath = os.path.join(a.dir, "console.log")
+    con = parse_results(rpath)
+    psi = parse_psi(os.path.join(a.dir, "psi.log"))
 
-    ratios = {}
-    for t in ks_targets:
-        r = {}
-        for test, m in perf[t].items():
-            ref = perf.get("nvme@" + t, {}).get(test) or nvme.get(test)
-            if not ref:
-                continue
-            r[test] = {k: ratio(m.get(k), ref.get(k))
-                       for k in ("iops", "mib_s", "clat_p50_us", "clat_p99_us")}
-            r[test]["paired"] = test in perf.get("nvme@" + t, {})
-        ratios[t] = r
-
-    # MMIO per I/O.
-    mmio = {}
-    trace_file = os.path.join(a.dir, "trace-nvme.log.gz")
-    nv_runs = [d for d in con["mmio"] if str(d.get("target", "")).startswith("nvme")]
-    if nv_runs:
-        secs = []
-        bar0 = con["nvme"].get("bar0")
-        if os.path.exists(trace_file) and bar0:
-            secs = trace_sections(trace_file, int(bar0, 16))
-        if len(secs) != len(nv_runs):
-            con["problems"].append("nvme MMIO trace: %d marked sections for %d runs"
-                                   % (len(secs), len(nv_runs)))
-        for d, s in zip(nv_runs, secs):
-            mmio.setdefault("nvme", {})[d["test"]] = {
-                "n": d["n"], "reads_per_io": s["reads"] / d["n"],
-                "writes_per_io": s["writes"] / d["n"],
-                "msix_per_io": s["msix"] / d["n"], "errors": d.get("errors")}
-    for d in con["mmio"]:
-        if not str(d.get("target", "")).startswith("kesync/") or "reads" not in d:
-            continue
-        mmio.setdefault(d["target"], {})[d["test"]] = {
-            "n": d["n"], "reads_per_io": d["reads"] / d["n"],
-            "writes_per_io": d["writes"] / d["n"],
-            "irqs_per_io": d.get("irqs", 0) / d["n"],
-            "xfers_per_io": d.get("xfers", 0) / d["n"],
-            "ioctl_reads": d.get("ioctl_reads"), "ioctl_writes": d.get("ioctl_writes"),
-            "errors": d.get("errors")}
-
-    irqoff = {}
-    for t, files in con["debugfs"].items():
-        for fn, text in files.items():
-            if "irqoff" in os.path.basename(fn):
-                irqoff.setdefault(t, {}).update(parse_irqoff(text))
-
-    # What the driver really ran with (debugfs state), per configuration.
+    # debugfs: what the driver really ran with, per configuration.
     for t, files in con["debugfs"].items():
         for fn, text in files.items():
             m = re.search(r"irq_mode (\w+) \((\d+) vectors\), pump (\w+), records (\w+)", text)
@@ -410,14 +523,123 @@ def build(a):
                 c = con["configs"][t]
                 c.update({"driver_irq_mode": m.group(1), "vectors": int(m.group(2)),
                           "driver_pump": m.group(3), "records": m.group(4)})
-                want = t.split("/")[1:]
-                if want != [m.group(3), m.group(1)]:
+                if t.split("/")[1:] != [m.group(3), m.group(1)]:
                     con["problems"].append("%s: the driver ran with pump %s, irq_mode %s"
                                            % (t, m.group(3), m.group(1)))
             m = re.search(r"max_segs (\d+), max_xfer (\d+)", text)
             if m and t in con["configs"]:
                 con["configs"][t].update({"max_segs": int(m.group(1)),
                                           "max_xfer": int(m.group(2))})
+
+    floors = {t: floor_stats(fl) for t, fl in con["floor"].items()}
+
+    # Every run: its own figures only.
+    runs = []
+    for n, r in sorted(con["runs"].items(), key=lambda x: int(x[0])):
+        block, test, rep, side = r["id"].split("|")
+        direction = test_info(test)[0]
+        js = con["fio"].get(n)
+        m = fio_metrics(js, direction) if js else None
+        if m is None:
+            con["problems"].append("run %s (%s): no fio figures" % (n, r["id"]))
+            continue
+        ios = m["ios"] or 0
+        m.update({"n": int(n), "block": block, "test": test, "rep": int(rep),
+                  "side": side, "rc": int(r.get("rc", 0)), "cpus": r.get("cpus"),
+                  "ctx": int(r.get("ctx", 0)),
+                  "ctx_per_io": int(r.get("ctx", 0)) / ios if ios else None,
+                  "irqs_per_io": r["irqs"][side_dev(side)] / ios if ios else None,
+                  "host_psi": psi.get(r["id"])})
+        fl = floors.get(floor_target(block, side))
+        cfg = con["configs"].get(block)
+        if fl:
+            if test.endswith("4k") or test.startswith("rr4k"):
+                f4 = fl["4k"]["p50_us"]
+                m["floor_us"] = f4
+                m["p50_x_floor"] = ratio(m["clat_p50_us"], f4)
+                m["p99_x_floor"] = ratio(m["clat_p99_us"], f4)
+            else:
+                fb = fl["big"]["p50_us"]
+                w = windows_per_mib(side, cfg)
+                m["windows"] = w
+                m["per_window_us"] = (m["clat_p50_us"] / w) if m["clat_p50_us"] else None
+                m["floor_us"] = fb
+                m["per_window_x_floor"] = ratio(m["per_window_us"], fb)
+        runs.append(m)
+
+    # Rows: one block's runs of one test on one side.
+    rows = {}
+    for m in runs:
+        rows.setdefault((m["block"], m["test"], m["side"]), []).append(m)
+    rowl = []
+    for (block, test, side), rr in rows.items():
+        rr.sort(key=lambda x: x["rep"])
+        k, hib = test_info(test)[2], test_info(test)[3]
+        ok = [x for x in rr if isinstance(x.get(k), (int, float))]
+        srt = sorted(ok, key=lambda x: x[k])
+        med_run = srt[(len(srt) - 1) // 2] if srt else None
+        row = {"block": block, "test": test, "side": side, "key": k,
+               "higher_is_better": hib, "runs": [x["n"] for x in rr],
+               "median_run": med_run, "key_stats": summarize([x.get(k) for x in rr]),
+               "outlier_reps": outliers(rr, k), "ratios": {}}
+        for f_ in ("ctx_per_io", "irqs_per_io", "p50_x_floor", "per_window_x_floor",
+                   "clat_p99_us"):
+            row[f_ + "_stats"] = summarize([x.get(f_) for x in rr])
+        row["host_psi_some_pct"] = summarize([(x.get("host_psi") or {}).get("some_pct")
+                                             for x in rr])
+        for ref in REFS.get(side, []):
+            refr = {x["rep"]: x for x in rows.get((block, test, ref), [])}
+            if not refr:
+                continue
+            rd = {}
+            for f_ in ("clat_p50_us", "clat_p99_us", "iops", "mib_s", "ctx_per_io"):
+                rd[f_] = summarize([ratio(x.get(f_), refr[x["rep"]].get(f_))
+                                    for x in rr if x["rep"] in refr])
+            row["ratios"][ref] = rd
+        rowl.append(row)
+    border = {}
+    for r in runs:
+        border.setdefault(r["block"], r["n"])
+    rowl.sort(key=lambda r: (border.get(r["block"], 0), list(TESTS).index(r["test"])
+                             if r["test"] in TESTS else 9, SIDES.index(r["side"])
+                             if r["side"] in SIDES else 9))
+
+    # MMIO per I/O, one instrument: QEMU's trace of each device's BAR.
+    mmio = {}
+    by_trace = {}
+    for d in con["mmio"]:
+        by_trace.setdefault(d.get("trace"), []).append(d)
+    serial_of = {"nvme": "kbench-tp", "uring": "kbench-ur"}
+    for tn, lst in by_trace.items():
+        t = lst[0].get("target")
+        if t in serial_of:
+            ctl = [c for c in con["nvme"].values() if c.get("serial", "").startswith(serial_of[t])]
+            bar0 = ctl[0].get("bar0") if ctl else None
+            mname, moff, dev = "nvme", 8, (1 if t == "uring" else 0)
+        else:
+            bar0 = con["configs"].get(t, {}).get("bar0")
+            mname, moff, dev = "kesync-regs", 0, 2
+        tf = os.path.join(a.dir, "trace-%s.log.gz" % tn)
+        secs = []
+        if bar0 and os.path.exists(tf):
+            secs = trace_sections(tf, mname, int(bar0, 16) + moff)
+        if len(secs) != len(lst):
+            con["problems"].append("%s MMIO trace: %d marked sections for %d runs"
+                                   % (t, len(secs), len(lst)))
+        for d, s in zip(lst, secs):
+            nn = d.get("n") or 1
+            irq = str(d.get("irqs", "0,0,0")).split(",")
+            mmio.setdefault(t, {})[d["test"]] = {
+                "n": nn, "reads_per_io": s["reads"] / nn, "writes_per_io": s["writes"] / nn,
+                "msix_table_per_io": s["msix"] / nn,
+                "irqs_per_io": int(irq[dev]) / nn if len(irq) > dev else None,
+                "errors": d.get("errors")}
+
+    irqoffs = {}
+    for t, files in con["debugfs"].items():
+        for fn, text in files.items():
+            if "irqoff" in os.path.basename(fn):
+                irqoffs.setdefault(t, {}).update(irqoff.parse_text(text))
 
     timeout = {}
     for t, d in con["timeout"].items():
@@ -448,7 +670,8 @@ def build(a):
         "host": host,
         "qemu": {"version": a.qemu_version, "accel": a.accel,
                  "devices": "kesync-pci latency-ns=0,ns-per-byte=0 (rp0); "
-                            "nvme + nvme-ns x4, RAM-backed files in /dev/shm (rp1)"},
+                            "nvme + nvme-ns x4 aio=threads (rp1); nvme + nvme-ns x4 "
+                            "aio=io_uring (rp2); namespaces RAM-backed files in /dev/shm"},
         "guest": con["info"],
         "settings": a.settings,
         "wall_s": a.wall,
@@ -456,10 +679,81 @@ def build(a):
         "complete": bool(con.get("done")),
         "git": git_rev(),
     }
-    return {"meta": meta, "targets": TARGETS, "nvme": nvme, "perf": perf,
-            "ratios": ratios, "mmio": mmio, "irqoff": irqoff, "timeout": timeout,
-            "nvme_info": con["nvme"], "kesync_configs": con["configs"],
-            "debugfs_raw": con["debugfs"], "problems": con["problems"]}
+    R = {"meta": meta, "targets": TARGETS, "sides": SIDE_DESC, "rows": rowl,
+         "runs": runs, "floors": floors, "mmio": mmio, "irqoff": irqoffs,
+         "timeout": timeout, "nvme_info": con["nvme"], "irq_placement": con["irqs"],
+         "kesync_configs": con["configs"], "debugfs_raw": con["debugfs"],
+         "problems": con["problems"]}
+    R["target_figures"] = target_figures(R)
+    return R
+
+
+def ratio(a, b):
+    if a is None or b in (None, 0):
+        return None
+    return a / b
+
+
+def find_row(R, block, test, side):
+    for r in R["rows"]:
+        if r["block"] == block and r["test"] == test and r["side"] == side:
+            return r
+    return None
+
+
+def target_figures(R):
+    """The figures issue 13 sets goals for, each a median over the paired
+    repetitions with its min..max."""
+    T = R["targets"]
+    out = []
+
+    def add(label, st, goal=None, op=None):
+        ok = None
+        if goal is not None and st and st.get("median") is not None:
+            ok = st["median"] <= goal if op == "<=" else st["median"] >= goal
+        out.append({"figure": label, "stats": st, "goal": goal, "op": op, "ok": ok})
+
+    blocks = []
+    for r in R["rows"]:
+        if r["side"] == "kesync" and r["block"] not in blocks:
+            blocks.append(r["block"])
+    for b in blocks:
+        if not b.endswith("/msix"):
+            continue
+        pump = b.split("/")[1]
+        r = find_row(R, b, "rr4k", "kesync")
+        if not r:
+            continue
+        add("%s: 4K randread p50 / nvme (threads)" % b,
+            r["ratios"].get("nvme", {}).get("clat_p50_us"),
+            T["rr4k_p50_vs_nvme"].get(pump), "<=")
+        add("%s: 4K randread p50 / nvme (io_uring)" % b,
+            r["ratios"].get("uring", {}).get("clat_p50_us"),
+            T["rr4k_p50_vs_uring"].get(pump), "<=")
+        add("%s: 4K randread p50 / floor" % b, r.get("p50_x_floor_stats"),
+            T["rr4k_p50_vs_floor"], "<=")
+        add("%s: context switches per 4K read" % b, r.get("ctx_per_io_stats"),
+            T["ctx_per_io_4k"].get(pump), "<=")
+        for test, what in (("sr1m", "read"), ("sw1m", "write")):
+            r = find_row(R, b, test, "kesync")
+            if not r:
+                continue
+            add("%s: 1 MiB seq %s MiB/s / nvme (threads)" % (b, what),
+                r["ratios"].get("nvme", {}).get("mib_s"), T["seq1m_vs_nvme"], ">=")
+            add("%s: 1 MiB seq %s MiB/s / nvme (io_uring)" % (b, what),
+                r["ratios"].get("uring", {}).get("mib_s"))
+            add("%s: 1 MiB seq %s, per 64 KiB partial / floor" % (b, what),
+                r.get("per_window_x_floor_stats"), T["partial_vs_floor"], "<=")
+    for b in dict.fromkeys(r["block"] for r in R["rows"]):
+        r = find_row(R, b, "rr4k", "nvme-b")
+        if r:
+            add("noise floor (%s): nvme ns2 / nvme ns1, 4K randread p50" % b,
+                r["ratios"].get("nvme", {}).get("clat_p50_us"))
+        r = find_row(R, b, "sr1m", "nvme-b")
+        if r:
+            add("noise floor (%s): nvme ns2 / nvme ns1, 1 MiB read MiB/s" % b,
+                r["ratios"].get("nvme", {}).get("mib_s"))
+    return out
 
 
 def cpu_model():
@@ -492,26 +786,37 @@ def git_rev():
         return ""
 
 
+
+
 # ---------------------------------------------------------------- table ---
 
 def f(v, fmt="%.1f"):
     return "-" if v is None else fmt % v
 
 
-def fr(v):
-    return "" if v is None else "(%.2fx)" % v
+def fx(st, fmt="%.2f"):
+    """A ratio's median and its range over the paired runs."""
+    if not st:
+        return "-"
+    return ("%s [%s..%s]" % (fmt, fmt, fmt)) % (st["median"], st["min"], st["max"])
 
 
 def mark(ok):
-    return "" if ok is None else (" ok" if ok else " MISS")
+    return "" if ok is None else ("ok" if ok else "MISS")
+
+
+def psi_of(run):
+    p = (run or {}).get("host_psi") or {}
+    return p.get("some_pct")
 
 
 def table(R):
     out = []
     m = R["meta"]
     g = m["guest"]
-    out.append("kesync vs nvme, one guest boot (ratios are kesync/nvme)")
-    out.append("host:  %s, %s CPUs, %s, Linux %s, load %s"
+    out.append("kesync vs nvme, one guest boot (ratios: side / reference, median of the paired "
+               "runs [min..max])")
+    out.append("host:  %s, %s CPUs, %s, Linux %s, load at the end %s"
                % (m["host"]["cpu"], m["host"]["cpus"], m["host"]["os"],
                   m["host"]["kernel"], " ".join(m["host"]["loadavg_end"])))
     out.append("qemu:  %s, accel %s; %s" % (m["qemu"]["version"], m["qemu"]["accel"],
@@ -520,73 +825,123 @@ def table(R):
                % (g.get("guest_kernel", "?"), g.get("vcpus", "?"),
                   int(g.get("mem_kib", 0) or 0) // 1024, g.get("cpu", "?").replace("_", " "),
                   g.get("fio", "?")))
-    out.append("run:   %s s wall, %s%s" % (m["wall_s"], m["settings"] or "default settings",
-                                           "" if m["complete"] else ", INCOMPLETE"))
-    nv = R["nvme"]
-    rows = [("nvme (reference)", nv, None)]
-    for t in R["ratios"]:
-        rows.append((t.replace("kesync/", "kesync "), R["perf"][t], R["ratios"][t]))
-
-    tl = R["targets"]["latency_ratio_max"]
-    out.append("")
-    out.append("QD1 4 KiB, completion latency (us) and IOPS     target: latency <= %.1fx nvme" % tl)
-    hdr = "%-22s %-27s %-27s %-16s | %-27s %-27s %-16s" % (
-        "", "randread p50", "p99", "IOPS", "randwrite p50", "p99", "IOPS")
-    out.append(hdr)
-    for name, p, r in rows:
-        cells = []
-        for test in ("rr4k", "rw4k"):
-            pm = p.get(test, {})
-            rm = (r or {}).get(test, {})
-            for k in ("clat_p50_us", "clat_p99_us"):
-                rv = rm.get(k)
-                cells.append("%-27s" % ("%s %s%s" % (f(pm.get(k)), fr(rv),
-                                                     mark(None if rv is None else rv <= tl))))
-            cells.append("%-16s" % ("%s %s" % (f(pm.get("iops"), "%.0f"), fr(rm.get("iops")))))
-        out.append("%-22s %s %s %s | %s %s %s" % ((name,) + tuple(cells)))
-
-    tt = R["targets"]["throughput_ratio_min"]
-    scale = sorted({t for p in R["perf"].values() for t in p if t.startswith("rr4k-j")})
-    out.append("")
-    out.append("1 MiB sequential (MiB/s), target >= %.1fx nvme;  scaling: 4 KiB randread IOPS, "
-               "N jobs on N units" % tt)
-    out.append("%-22s %-24s %-24s | %-18s %s" % ("", "read", "write", "1 job",
-                                                 " ".join("%-18s" % ("%s jobs" % s[6:])
-                                                          for s in scale)))
-    for name, p, r in rows:
-        cells = []
-        for test in ("sr1m", "sw1m"):
-            rv = (r or {}).get(test, {}).get("mib_s")
-            cells.append("%-24s" % ("%s %s%s" % (f(p.get(test, {}).get("mib_s")), fr(rv),
-                                                 mark(None if rv is None else rv >= tt))))
-        sc = []
-        for test in ["rr4k"] + scale:
-            sc.append("%-18s" % ("%s %s" % (f(p.get(test, {}).get("iops"), "%.0f"),
-                                            fr((r or {}).get(test, {}).get("iops")))))
-        out.append("%-22s %s %s | %s" % (name, cells[0], cells[1], " ".join(sc)))
+    psis = [psi_of(r) for r in R["runs"] if psi_of(r) is not None]
+    out.append("run:   %s s wall, %d fio runs, %s%s" % (
+        m["wall_s"], len(R["runs"]), m["settings"] or "default settings",
+        "" if m["complete"] else ", INCOMPLETE"))
+    if psis:
+        out.append("host CPU pressure during the runs (/proc/pressure/cpu 'some', %% of each "
+                   "run's time): median %.0f %%, max %.0f %%" % (statistics.median(psis),
+                                                                 max(psis)))
 
     out.append("")
-    out.append("MMIO accesses per I/O, reads/writes    target: reads+writes <= nvme's, "
-               "0 reads per I/O with MSI-X")
-    out.append("%-22s %-18s %-18s %-18s %-18s" % ("", "4K randread", "4K randwrite",
-                                                  "1M read", "1M write"))
-    nvm = R["mmio"].get("nvme", {})
-    for t, d in [("nvme", nvm)] + [(k, v) for k, v in R["mmio"].items() if k != "nvme"]:
-        cells = []
-        for test in ("rr4k", "rw4k", "sr1m", "sw1m"):
-            x = d.get(test)
-            if not x:
-                cells.append("%-18s" % "-")
+    out.append("TARGETS (issue 13)")
+    out.append("%-72s %-22s %-8s %s" % ("figure", "median [min..max]", "goal", ""))
+    for t in R["target_figures"]:
+        goal = "" if t["goal"] is None else "%s %s" % (t["op"], t["goal"])
+        out.append("%-72s %-22s %-8s %s" % (t["figure"], fx(t["stats"]), goal, mark(t["ok"])))
+
+    def row_lines(tests, cols):
+        lines = []
+        for r in R["rows"]:
+            if r["test"] not in tests:
                 continue
-            ok = None
-            if t != "nvme" and test in nvm:
-                ok = (x["reads_per_io"] + x["writes_per_io"]
-                      <= nvm[test]["reads_per_io"] + nvm[test]["writes_per_io"] + 1e-9)
-                if t.endswith("/msix") and x["reads_per_io"] > 0.01:
-                    ok = False
-            cells.append("%-18s" % ("%.2f/%.2f%s" % (x["reads_per_io"], x["writes_per_io"],
-                                                     mark(ok))))
-        out.append("%-22s %s" % (t.replace("kesync/", "kesync "), " ".join(cells)))
+            mr = r["median_run"] or {}
+            ks = r["key_stats"] or {}
+            cells = [c(r, mr) for _, c in cols]
+            vs = []
+            for ref in REFS.get(r["side"], []):
+                st = r["ratios"].get(ref, {}).get(r["key"])
+                if st:
+                    vs.append("/%s %s" % (ref, fx(st)))
+            lines.append("%-20s %-6s %-12s %s %6s %4s %5s  %s" % (
+                r["block"].replace("kesync/", "k/"), r["test"], r["side"],
+                " ".join(cells), f(ks.get("spread_pct"), "%.0f%%"),
+                ",".join(str(x) for x in r["outlier_reps"]) or "-",
+                f(psi_of(mr), "%.0f"), "  ".join(vs)))
+        return lines
+
+    out.append("")
+    out.append("QD1 4 KiB: each row is the run with the median p50 of its %s runs, all its figures "
+               "from that run;" % max((len(r["runs"]) for r in R["rows"]), default=0))
+    out.append("spread = (max - min) / median of p50 over the runs; outl = runs flagged as "
+               "outliers (rep numbers); psi = host CPU pressure % during that run")
+    cols4 = [("p50 us", lambda r, m: "%8s" % f(m.get("clat_p50_us"))),
+             ("xfloor", lambda r, m: "%6s" % f(m.get("p50_x_floor"), "%.2f")),
+             ("p99 us", lambda r, m: "%8s" % f(m.get("clat_p99_us"))),
+             ("IOPS", lambda r, m: "%6s" % f(m.get("iops"), "%.0f")),
+             ("ctx/IO", lambda r, m: "%6s" % f(m.get("ctx_per_io"), "%.2f")),
+             ("irq/IO", lambda r, m: "%6s" % f(m.get("irqs_per_io"), "%.2f"))]
+    out.append("%-20s %-6s %-12s %s %6s %4s %5s  %s" % (
+        "block", "test", "side", " ".join("%8s" % "p50 us" if n == "p50 us" else
+                                           "%8s" % n if n == "p99 us" else "%6s" % n
+                                           for n, _ in cols4),
+        "spread", "outl", "psi", "p50 ratio vs reference"))
+    out += row_lines(("rr4k", "rw4k"), cols4)
+
+    scale = sorted({r["test"] for r in R["rows"] if r["test"].startswith("rr4k-j")})
+    if scale:
+        out.append("")
+        out.append("Scaling: 4 KiB random reads, N jobs on N units / namespaces (IOPS, "
+                   "ratio of IOPS)")
+        colsj = [("IOPS", lambda r, m: "%6s" % f(m.get("iops"), "%.0f")),
+                 ("ctx/IO", lambda r, m: "%6s" % f(m.get("ctx_per_io"), "%.2f"))]
+        out += row_lines(scale, colsj)
+
+    out.append("")
+    out.append("1 MiB sequential: the run with the median MiB/s; per window = p50 / 64 KiB windows "
+               "per request (kesync's partial transfers; 16, 17 unaligned)")
+    cols1 = [("MiB/s", lambda r, m: "%6s" % f(m.get("mib_s"), "%.0f")),
+             ("p50 us", lambda r, m: "%8s" % f(m.get("clat_p50_us"), "%.0f")),
+             ("win us", lambda r, m: "%6s" % f(m.get("per_window_us"))),
+             ("xfloor", lambda r, m: "%6s" % f(m.get("per_window_x_floor"), "%.2f")),
+             ("ctx/IO", lambda r, m: "%6s" % f(m.get("ctx_per_io"), "%.1f")),
+             ("irq/IO", lambda r, m: "%6s" % f(m.get("irqs_per_io"), "%.1f"))]
+    out.append("%-20s %-6s %-12s %s %6s %4s %5s  %s" % (
+        "block", "test", "side", " ".join("%8s" % n if n == "p50 us" else "%6s" % n
+                                           for n, _ in cols1),
+        "spread", "outl", "psi", "MiB/s ratio vs reference"))
+    out += row_lines(("sr1m", "sw1m"), cols1)
+
+    if R["floors"]:
+        out.append("")
+        out.append("Floor: device round trip + one interrupt (guest ftrace: I/O start event -> "
+                   "the device's irq_handler_exit), us: p50 [p10..p90] n")
+        out.append("%-22s %-28s %-34s %s" % ("configuration", "4 KiB read",
+                                             "64 KiB window (nvme: 64 KiB read)",
+                                             "kesync window cycle in a 1 MiB read"))
+        for t, fl in R["floors"].items():
+            def fs(d):
+                if not d or not d.get("n"):
+                    return "-"
+                return "%.1f [%.1f..%.1f] %d" % (d["p50_us"], d["p10_us"], d["p90_us"], d["n"])
+            out.append("%-22s %-28s %-34s %s" % (t, fs(fl["4k"]), fs(fl["big"]),
+                                                 fs(fl["window_cycle"])))
+
+    if R["mmio"]:
+        out.append("")
+        out.append("MMIO accesses per I/O (QEMU trace of each device's BAR), reads/writes, and "
+                   "interrupts per I/O")
+        out.append("%-22s %-18s %-18s %-18s %-18s" % ("", "4K randread", "4K randwrite",
+                                                      "1M read", "1M write"))
+        nvm = R["mmio"].get("nvme", {})
+        for t, d in R["mmio"].items():
+            cells = []
+            for test in ("rr4k", "rw4k", "sr1m", "sw1m"):
+                x = d.get(test)
+                if not x:
+                    cells.append("%-18s" % "-")
+                    continue
+                ok = None
+                if t.startswith("kesync") and test in nvm:
+                    ok = (x["reads_per_io"] + x["writes_per_io"]
+                          <= nvm[test]["reads_per_io"] + nvm[test]["writes_per_io"] + 1e-9)
+                    if t.endswith("/msix") and x["reads_per_io"] > 0.01:
+                        ok = False
+                cells.append("%-18s" % ("%.2f/%.2f i%s %s" % (
+                    x["reads_per_io"], x["writes_per_io"], f(x.get("irqs_per_io"), "%.1f"),
+                    mark(ok))))
+            out.append("%-22s %s" % (t, " ".join(cells)))
 
     if R["irqoff"]:
         routines = []
@@ -618,12 +973,12 @@ def table(R):
                    % (t.replace("kesync/", "kesync "), e["T_s"], e.get("n"), e.get("ok")))
         if "detect_min_s" in e:
             T = e["T_s"]
-            out.append("  detection  min %.3f  median %.3f  max %.3f s   target [%d, %d] s:%s "
+            out.append("  detection  min %.3f  median %.3f  max %.3f s   target [%d, %d] s: %s "
                        "(%d/%d inside)" % (e["detect_min_s"], e["detect_median_s"],
                                            e["detect_max_s"], T, T + 1,
                                            mark(e["detect_in_window"] == len(e["detect_s"])),
                                            e["detect_in_window"], len(e["detect_s"])))
-            out.append("  recovery   min %.1f  median %.1f  max %.1f ms   target < 100 ms:%s "
+            out.append("  recovery   min %.1f  median %.1f  max %.1f ms   target < 100 ms: %s "
                        "(%d/%d under)" % (e["recover_min_s"] * 1e3, e["recover_median_s"] * 1e3,
                                           e["recover_max_s"] * 1e3,
                                           mark(e["recover_under_100ms"] == len(e["recover_s"])),
@@ -631,18 +986,10 @@ def table(R):
         for b in e["bad"][:5]:
             out.append("  unexpected: " + b)
 
-    if nv:
-        out.append("")
-        nreps = max((len(v.get("reps", [])) for p in R["perf"].values()
-                     for v in p.values()), default=0)
-        out.append("Each figure is the median of %d runs; nvme and kesync runs of a workload "
-                   "alternate, and each kesync" % nreps)
-        out.append("ratio is against the nvme runs interleaved with it.  The nvme row is the "
-                   "mean over the %d configurations." % max(v.get("runs", 0) for v in nv.values()))
-        out.append("Spread of nvme between configurations (min..max): " + ", ".join(
-            "%s %s" % (t, ("%.0f..%.0f IOPS" % tuple(v["range"]["iops"])) if t.startswith("rr4k") or
-                       t.startswith("rw4k") else "%.0f..%.0f MiB/s" % tuple(v["range"]["mib_s"]))
-            for t, v in nv.items() if v.get("range")))
+    out.append("")
+    out.append("Sides: " + "; ".join("%s = %s" % (k, v) for k, v in R["sides"].items()))
+    out.append("fio is pinned (cpus_allowed) to the CPU that takes kesync unit 0's interrupt, "
+               "for both drivers (-other: the other CPU).")
     if R["problems"]:
         out.append("")
         out.append("problems:")
@@ -653,119 +1000,83 @@ def table(R):
 # ---------------------------------------------------------------- plot ---
 
 def plot(R, d):
-    ks = list(R["ratios"])
-    if not ks and not R["nvme"]:
+    rows = [r for r in R["rows"] if r["side"] in ("kesync", "kesync-ua", "kesync-other",
+                                                   "nvme-b", "uring")]
+    if not rows:
         return None
     dat = os.path.join(d, "plot")
     os.makedirs(dat, exist_ok=True)
-    short = lambda t: t.replace("kesync/", "").replace("startio", "sio").replace("thread", "thr")
-    # 1: latency ratios
+
+    def lab(r):
+        b = r["block"].replace("kesync/", "").replace("startio", "sio").replace("thread", "thr")
+        s = {"kesync": "", "kesync-ua": " unal", "kesync-other": " othercpu",
+             "nvme-b": " nvme-b", "uring": " uring"}[r["side"]]
+        return (b + s).replace(" ", "_")
+
+    def trip(st):
+        if not st:
+            return "NaN NaN NaN"
+        return "%.3f %.3f %.3f" % (st["median"], st["min"], st["max"])
+
     with open(os.path.join(dat, "lat.dat"), "w") as fh:
-        fh.write("# cfg rr_p50 rr_p99 rw_p50 rw_p99\n")
-        for t in ks:
-            r = R["ratios"][t]
-            g = lambda test, k: r.get(test, {}).get(k)
-            fh.write("%s %s %s %s %s\n" % (short(t), *[
-                "%.3f" % v if v is not None else "NaN" for v in
-                (g("rr4k", "clat_p50_us"), g("rr4k", "clat_p99_us"),
-                 g("rw4k", "clat_p50_us"), g("rw4k", "clat_p99_us"))]))
+        fh.write("# cfg p50/nvme lo hi p50/uring lo hi\n")
+        for r in rows:
+            if r["test"] != "rr4k":
+                continue
+            fh.write("%s %s %s\n" % (lab(r), trip(r["ratios"].get("nvme", r["ratios"].get(
+                "nvme-other", {})).get("clat_p50_us")),
+                trip(r["ratios"].get("uring", {}).get("clat_p50_us"))))
     with open(os.path.join(dat, "tput.dat"), "w") as fh:
-        fh.write("# cfg read write rr_iops rw_iops\n")
-        for t in ks:
-            r = R["ratios"][t]
-            fh.write("%s %s\n" % (short(t), " ".join(
-                "%.3f" % v if v is not None else "NaN" for v in
-                (r.get("sr1m", {}).get("mib_s"), r.get("sw1m", {}).get("mib_s"),
-                 r.get("rr4k", {}).get("iops"), r.get("rw4k", {}).get("iops")))))
-    scale = ["rr4k"] + sorted({t for p in R["perf"].values() for t in p
-                               if t.startswith("rr4k-j")})
-    cols = [("nvme", R["nvme"])] + [(short(t), R["perf"][t]) for t in ks]
-    with open(os.path.join(dat, "scale.dat"), "w") as fh:
-        fh.write("jobs " + " ".join(c for c, _ in cols) + "\n")
-        for test in scale:
-            j = 1 if test == "rr4k" else int(test[6:])
-            fh.write("%d %s\n" % (j, " ".join(
-                "%.0f" % p[test]["iops"] if test in p else "NaN" for _, p in cols)))
-    with open(os.path.join(dat, "mmio.dat"), "w") as fh:
-        fh.write("# cfg 4k_reads 4k_writes 1m_reads 1m_writes\n")
-        for t, dd in R["mmio"].items():
-            vals = []
-            for test in ("rr4k", "sr1m"):
-                x = dd.get(test, {})
-                for k in ("reads_per_io", "writes_per_io"):
-                    # log scale: 0 is not drawn
-                    vals.append("%.3f" % x[k] if x and x[k] > 0 else "NaN")
-            fh.write("%s %s\n" % (short(t), " ".join(vals)))
+        fh.write("# cfg read lo hi write lo hi\n")
+        for r in rows:
+            if r["test"] != "sr1m":
+                continue
+            w = find_row(R, r["block"], "sw1m", r["side"])
+            fh.write("%s %s %s\n" % (lab(r), trip(r["ratios"].get("nvme", {}).get("mib_s")),
+                                     trip((w or {"ratios": {}})["ratios"].get("nvme", {})
+                                          .get("mib_s"))))
+    with open(os.path.join(dat, "floor.dat"), "w") as fh:
+        fh.write("# cfg 4k-p50/floor lo hi window/floor lo hi\n")
+        for r in R["rows"]:
+            if r["test"] != "rr4k" or r["side"] not in ("kesync", "nvme", "uring"):
+                continue
+            w = find_row(R, r["block"], "sr1m", r["side"])
+            fh.write("%s %s %s\n" % (
+                (r["block"].replace("kesync/", "") + "_" + r["side"]).replace("/", "-"),
+                trip(r.get("p50_x_floor_stats")),
+                trip((w or {}).get("per_window_x_floor_stats"))))
     m = R["meta"]
     title = "kesync vs QEMU nvme -- %s, QEMU %s (%s), guest Linux %s, %s" % (
         m["date"][:10], m["qemu"]["version"], m["qemu"]["accel"],
         m["guest"].get("guest_kernel", "?"), m["host"]["cpu"][:40])
     png = os.path.join(d, "bench.png")
-    v = {"png": png, "dat": dat, "title": title.replace('"', "'"), "ncols": len(cols) + 1,
-         "xmax": len(ks) - 0.4, "mxmax": len(R["mmio"]) - 0.4}
-
-    def empty(what):
-        return ('set label 1 "%s" at graph 0.5,0.5 center\n'
-                'plot [0:1][0:1] NaN notitle\nunset label 1\n' % what)
+    v = {"png": png, "dat": dat, "title": title.replace('"', "'")}
     gp = r"""
 set terminal pngcairo size 1600,1100 font "DejaVu Sans,10"
 set output '%(png)s'
 set datafile missing 'NaN'
-set multiplot layout 2,2 title "%(title)s" font ",12"
+set termoption noenhanced
+set multiplot layout 3,1 title "%(title)s" font ",12"
 set style data histogram
-set style histogram clustered gap 1
+set style histogram errorbars gap 1 lw 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
 set key top left
-set xtics rotate by -25
-set xrange [-0.6:%(xmax)s]
-set logscale y 2
-set yrange [0.125:*]
-set key below horizontal
-set title "QD1 4 KiB completion latency, kesync / nvme (log scale; lower is better; goal <= 0.8)"
+set xtics rotate by -20
+set yrange [0:*]
+set title "QD1 4 KiB random read p50, ratio to nvme (median of paired runs, bars min..max; lower is better)"
+plot '%(dat)s/lat.dat' using 2:3:4:xtic(1) title '/ nvme (threads or same CPU)', \
+     '' using 5:6:7 title '/ nvme (io_uring)', 1 w l dt 2 lc rgb 'black' notitle
+set title "1 MiB sequential MiB/s, ratio to nvme (threads) (higher is better; goal >= 1.0)"
+plot '%(dat)s/tput.dat' using 2:3:4:xtic(1) title 'read', '' using 5:6:7 title 'write', \
+     1 w l lw 2 lc rgb 'red' notitle
+set title "Multiples of the floor (device round trip + one interrupt): 4 KiB p50 (goal <= 1.6), 1 MiB per 64 KiB window (goal <= 1.25)"
+plot '%(dat)s/floor.dat' using 2:3:4:xtic(1) title '4 KiB p50 / floor', \
+     '' using 5:6:7 title 'per window / floor', 1.6 w l lc rgb 'red' notitle, \
+     1.25 w l dt 2 lc rgb 'red' notitle
+unset multiplot
 """ % v
-    if ks:
-        gp += r"""plot '%(dat)s/lat.dat' using 2:xtic(1) title 'randread p50', '' u 3 t 'randread p99', \
-     '' u 4 t 'randwrite p50', '' u 5 t 'randwrite p99', 0.8 w l lw 2 lc rgb 'red' t 'goal 0.8', 1 w l dt 2 lc rgb 'black' t 'parity'
-""" % v
-    else:
-        gp += empty("no kesync figures")
-    gp += ('unset logscale y\nset yrange [0:*]\nset offsets 0,0,0.2,0\n'
-           'set title "Throughput, kesync / nvme (higher is better; 1 MiB goal >= 1.0)"\n')
-    if ks:
-        gp += r"""plot '%(dat)s/tput.dat' using 2:xtic(1) title '1 MiB seq read', '' u 3 t '1 MiB seq write', \
-     '' u 4 t '4 KiB randread IOPS', '' u 5 t '4 KiB randwrite IOPS', 1 w l lw 2 lc rgb 'red' t 'goal 1.0 (1 MiB)'
-""" % v
-    else:
-        gp += empty("no kesync figures")
-    gp += r"""set style data linespoints
-set key inside top left vertical
-set title "Scaling: 4 KiB randread IOPS, N jobs on N units (N = 1, 2, 4)"
-set xtics norotate
-set xlabel 'jobs (= units / namespaces)'
-set logscale x 2
-set xrange [0.8:5]
-set offsets 0,0,0,0
-set key top left
-plot for [i=2:%(ncols)d] '%(dat)s/scale.dat' using 1:i with linespoints lw 2 pt 7 title columnheader(i)
-unset logscale x
-unset xlabel
-set xrange [-0.6:%(mxmax)s]
-set style data histogram
-set xtics rotate by -25
-set title "MMIO accesses per I/O: 4 KiB random read, 1 MiB sequential read (log scale; 0 is not drawn)"
-set logscale y 2
-set yrange [0.5:128]
-set key top left
-""" % v
-    if R["mmio"]:
-        gp += r"""plot '%(dat)s/mmio.dat' u 3:xtic(1) t '4 KiB: writes' lc rgb '#4070c0', '' u 2 t '4 KiB: reads' lc rgb '#d04040', \
-     '' u 5 t '1 MiB: writes' lc rgb '#90b0e0', '' u 4 t '1 MiB: reads' lc rgb '#f0a0a0'
-""" % v
-    else:
-        gp += empty("no MMIO counts")
-    gp += "unset multiplot\n"
     with open(os.path.join(dat, "bench.gp"), "w") as fh:
         fh.write(gp)
     r = subprocess.run(["gnuplot", os.path.join(dat, "bench.gp")],
@@ -798,6 +1109,7 @@ def main():
     w.add_argument("--log", required=True)
     w.add_argument("--qmp", required=True)
     w.add_argument("--trace-dir", required=True)
+    w.add_argument("--psi", required=True)
     w.add_argument("--pid", type=int, required=True)
     r = sub.add_parser("report")
     r.add_argument("--dir", required=True)

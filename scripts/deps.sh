@@ -38,6 +38,7 @@ libglib2.0-dev  | QEMU | pc:glib-2.0
 libpixman-1-dev | QEMU | pc:pixman-1
 zlib1g-dev      | QEMU | pc:zlib
 libfdt-dev      | QEMU | file:/usr/include/libfdt.h
+liburing-dev    | QEMU'"'"'s io_uring block backend (make bench runs nvme with aio=io_uring) | pc:liburing
 flex            | the kernels'"'"' Kconfig (debug kernel, KUnit) | cmd:flex
 bison           | the kernels'"'"' Kconfig (debug kernel, KUnit) | cmd:bison
 bc              | the kernel build | cmd:bc

@@ -41,6 +41,12 @@ elif [ "${1:-}" = --fuzz ]; then
 		--extra-ldflags=-fsanitize=undefined)
 	OUT=$KESYNC_BUILD/fuzz/qemu
 	TARGETS+=(qemu-fuzz-x86_64)
+else
+	# The normal build has the block layer's io_uring backend, so that
+	# 'make bench' can run its nvme peer with aio=io_uring as well as with
+	# the thread pool (docs/benchmarks.md); the gcov and fuzz builds do
+	# not need it.
+	CONFIGURE_FLAGS+=(--enable-linux-io-uring)
 fi
 
 # A private apt configuration that adds deb-src entries for the archives the
