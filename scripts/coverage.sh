@@ -69,6 +69,23 @@ kdir=$kobj/drivers/misc/kesync
 [ -n "$(find "$kdir" -maxdepth 1 -name '*.gcno' -print -quit)" ] ||
 	die "$kdir has no .gcno: the debug kernel is not built with CONFIG_GCOV_KERNEL"
 
+# kesync's sources in the kernel tree the debug kernel was built from.
+ksrc=$(readlink -f "$kobj/source")/drivers/misc/kesync
+
+# The .gcno of the module the boots load (build/debug/kesync.ko) and its
+# sources, kept with the counts: the debug kernel's tree is shared by
+# every clone using the cache, and another one's 'make debug' rebuilds
+# kesync there from its own module/ (a .gcda only merges with the .gcno
+# of its own build, and gcov reads the lines from the sources).
+snap_gcno() {
+	cmp -s "$kdir/kesync.ko" "$KESYNC_BUILD/debug/kesync.ko" ||
+		die "the debug kernel tree's kesync.ko is not build/debug/kesync.ko (another clone's 'make debug'?): run 'make debug' again"
+	rm -rf "$out/gcno"
+	mkdir -p "$out/gcno/src"
+	cp "$kdir"/*.gcno "$out/gcno/"
+	cp "$ksrc"/*.[ch] "$out/gcno/src/"
+}
+
 rc=0
 t0=$(date +%s)
 if [ "$report" = 0 ]; then
@@ -79,30 +96,52 @@ if [ "$report" = 0 ]; then
 	fi
 	rm -rf "$out/json" "$out/html" "$out/summary.txt"
 	mkdir -p "$out/gcda" "$out/logs"
+	if [ "$add" = 1 ] && [ -d "$out/gcno" ]; then
+		for f in "$out"/gcno/*.gcno; do
+			cmp -s "$f" "$kdir/${f##*/}" ||
+				die "--add: the module changed since the last run (${f##*/}); measure afresh"
+		done
+	fi
+	snap_gcno
 	python3 "$KESYNC_ROOT/scripts/runner.py" --coverage --debug-tier \
 		--qemu-dir "$qdir" --gcov-dir "$out/gcda" --logdir "$out/logs" \
 		--guest-timeout 1800 "${args[@]}" || rc=$?
 fi
 rm -rf "$out/json" "$out/html"
 mkdir -p "$out/json" "$out/html"
+[ -d "$out/gcno" ] || snap_gcno
 
 log "merging the counts (gcovr)"
 gopts=(--exclude-unreachable-branches --exclude-throw-branches
 	--gcov-executable gcov-12)
 
 # The driver, one boot at a time: gcov wants each .gcda beside its .gcno.
-for b in "$out"/gcda/*/; do
-	[ -d "$b" ] || continue
-	b=${b%/}
-	st=$(mktemp -d)
-	cp "$kdir"/*.gcno "$st/"
-	cp "$b"/*.gcda "$st/"
-	(cd "$kobj" && gcovr "${gopts[@]}" --root "$kobj" \
-		--object-directory "$st" --filter '.*/drivers/misc/kesync/' \
-		--exclude '.*kesync-kunit\.c' \
-		--json "$out/json/module-${b##*/}.json" "$st") >/dev/null
-	rm -rf "$st"
-done
+# It reads the sources where the tree has them: in a mount namespace of
+# its own, the copy of the run's sources is bound over them there.
+# shellcheck disable=SC2317 # run by the unshare below
+merge_driver() {
+	local b st
+	mount --bind "$out/gcno/src" "$ksrc"
+	for b in "$out"/gcda/*/; do
+		[ -d "$b" ] || continue
+		b=${b%/}
+		st=$(mktemp -d)
+		cp "$out"/gcno/*.gcno "$st/"
+		cp "$b"/*.gcda "$st/"
+		(cd "$kobj" && gcovr --exclude-unreachable-branches \
+			--exclude-throw-branches --gcov-executable gcov-12 \
+			--root "$kobj" --object-directory "$st" \
+			--filter '.*/drivers/misc/kesync/' \
+			--exclude '.*kesync-kunit\.c' \
+			--json "$out/json/module-${b##*/}.json" "$st") >/dev/null
+		rm -rf "$st"
+	done
+}
+export -f merge_driver
+export out kobj ksrc
+userns=()
+[ "$(id -u)" -eq 0 ] || userns=(-r)
+unshare "${userns[@]}" -m --propagation private bash -c merge_driver
 
 # The device: the .gcda of QEMU's objects built from hw/misc/kesync/
 # (qemu-device/'s .c files and the inline functions of kesync.h).

@@ -17,7 +17,8 @@
  * The boots of tests/matrix that run it hide MSI-X (--irq msi) or both
  * (--irq intx) from the device, or neither, so that between them every
  * fall-back and every refusal is taken.  Each test leaves the module
- * loaded with the boot's own parameters.
+ * loaded with the boot's own parameters.  On the debug kernel (KASAN,
+ * gcov) one insmod takes seconds: hence the tests' time limits.
  */
 #define _GNU_SOURCE
 #include "kesync_test.h"
@@ -130,7 +131,7 @@ FIXTURE_TEARDOWN(params)
 	kt_insmod(self->units);
 }
 
-TEST_F(params, bad_params_refused)
+TEST_F_TIMEOUT(params, bad_params_refused, 180)
 {
 	static const char *const bad[] = {
 		"irq_mode=msi-x", "irq_mode=", "irq_mode=MSIX", "pump=dpc",
@@ -158,7 +159,7 @@ TEST_F(params, bad_params_refused)
 	pm_io(_metadata, self->units, kt_seed ^ 0xba5e);
 }
 
-TEST_F(params, irq_mode_auto)
+TEST_F_TIMEOUT(params, irq_mode_auto, 120)
 {
 	int want = self->offer & (1 << PM_MSIX) ? PM_MSIX :
 		   self->offer & (1 << PM_MSI) ? PM_MSI : PM_INTX;
@@ -175,7 +176,7 @@ TEST_F(params, irq_mode_auto)
 	pm_io(_metadata, self->units, kt_seed ^ 0xa070);
 }
 
-TEST_F(params, irq_mode_each)
+TEST_F_TIMEOUT(params, irq_mode_each, 180)
 {
 	char arg[32], bdf[64], w[32];
 	unsigned int m;
