@@ -135,6 +135,7 @@ struct KesyncState {
         uint32_t ns_per_byte;
         bool msix;
         bool msi;
+        bool cmpl_records;  /* off: CAPS_CMPL_RECORDS clear, no record */
     } conf;
 
     /* Controller registers. */

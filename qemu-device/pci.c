@@ -394,6 +394,7 @@ static Property kesync_properties[] = {
     DEFINE_PROP_UINT32("ns-per-byte", KesyncState, conf.ns_per_byte, 1),
     DEFINE_PROP_BOOL("msix", KesyncState, conf.msix, true),
     DEFINE_PROP_BOOL("msi", KesyncState, conf.msi, true),
+    DEFINE_PROP_BOOL("cmpl-records", KesyncState, conf.cmpl_records, true),
     DEFINE_PROP_END_OF_LIST(),
 };
 

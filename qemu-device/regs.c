@@ -67,7 +67,8 @@ static bool kesync_ctrl_read(KesyncState *s, hwaddr addr, uint32_t *val)
         *val = KESYNC_VERSION;
         break;
     case KESYNC_REG_CAPS:
-        *val = s->conf.units | KESYNC_CAPS_CMPL_RECORDS |
+        *val = s->conf.units |
+               (s->conf.cmpl_records ? KESYNC_CAPS_CMPL_RECORDS : 0) |
                (s->conf.msix ? KESYNC_CAPS_MSIX : 0) |
                (s->conf.msi ? KESYNC_CAPS_MSI : 0);
         break;

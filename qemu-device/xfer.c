@@ -88,7 +88,7 @@ static void kesync_write_record(KesyncState *s, unsigned u, KesyncUnit *un)
     uint32_t seq;
     MemTxResult res;
 
-    if (!base) {
+    if (!base || !s->conf.cmpl_records) {
         return;
     }
     if (base & (KESYNC_CMPL_ALIGN - 1)) {

@@ -5,12 +5,16 @@
 file, then per file lines run, branches taken and the functions never
 run, with a total for module/ and one for qemu-device/.
 
-    coverage-report.py [--summary FILE] JSON...
+    coverage-report.py [--summary FILE] [--markdown FILE] JSON...
 
 A line or branch counts once however many boots ran it; a line is code
 when gcov says so (gcovr's noncode and excluded lines are left out).  The
 summary line ("coverage: module/ L% lines, B% branches; qemu-device/ ...")
-goes to FILE too, for 'make check' to print."""
+goes to FILE too, for 'make check' to print.  After the table, for each
+boot, the lines of module/ it alone runs (0: every line it runs, another
+boot runs too; a boot to leave out of the next run, unless it tests
+something coverage does not show).  --markdown writes the table as
+docs/testing.md shows it."""
 
 import argparse
 import json
@@ -58,21 +62,33 @@ def pct(part, whole):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--summary")
+    ap.add_argument("--markdown")
     ap.add_argument("json", nargs="+")
     args = ap.parse_args()
 
     files = {}
     boots = []
+    # Per boot of the driver: the (file, line) it runs.
+    ran = {}
     for path in args.json:
         with open(path) as f:
             data = json.load(f)
         name = os.path.basename(path)[:-len(".json")]
         if name.startswith("module-"):
-            boots.append(name[len("module-"):])
+            boot = name[len("module-"):]
+            boots.append(boot)
+            ran[boot] = set()
         for rec in data.get("files", []):
             files.setdefault(short(rec["file"]), File()).add(rec)
+            if name.startswith("module-"):
+                one = File()
+                one.add(rec)
+                ran[boot].update((short(rec["file"]), n)
+                                 for n, r in one.lines.items() if r)
 
     groups = {"module/": [0, 0, 0, 0], "qemu-device/": [0, 0, 0, 0]}
+    md = ["| file | lines | branches | functions never run |",
+          "|---|---|---|---|"]
     print("%-28s %14s %14s  %s" % ("file", "lines", "branches",
                                    "functions never run"))
     for name in sorted(files):
@@ -84,6 +100,9 @@ def main():
         print("%-28s %5.1f%% %3d/%-4d %5.1f%% %3d/%-4d  %s" % (
             name, pct(lr, lt), lr, lt, pct(br, bt), br, bt,
             ", ".join(fn for _, fn in never) or "-"))
+        md.append("| %s | %.1f%% (%d/%d) | %.1f%% (%d/%d) | %s |" % (
+            name, pct(lr, lt), lr, lt, pct(br, bt), br, bt,
+            ", ".join("`%s`" % fn for _, fn in never) or "-"))
         for g, acc in groups.items():
             if name.startswith(g):
                 acc[0] += lr
@@ -95,10 +114,21 @@ def main():
         if lt:
             parts.append("%s %.1f%% lines, %.1f%% branches" %
                          (g, pct(lr, lt), pct(br, bt)))
+            md.append("| **%s** | **%.1f%%** (%d/%d) | **%.1f%%** (%d/%d) "
+                      "| |" % (g, pct(lr, lt), lr, lt, pct(br, bt), br, bt))
+    if len(ran) > 1:
+        print("lines of module/ only one boot runs:")
+        for b in sorted(ran):
+            others = set().union(*(v for k, v in ran.items() if k != b))
+            print("  %-22s %4d of %d" % (b, len(ran[b] - others),
+                                         len(ran[b])))
     summary = "coverage: %s (driver: %d boot%s on the debug kernel)" % (
         "; ".join(parts) or "no data", len(boots),
         "" if len(boots) == 1 else "s")
     print(summary)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(md) + "\n")
     if args.summary:
         with open(args.summary, "w") as f:
             f.write(summary + "\n")
