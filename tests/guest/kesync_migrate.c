@@ -24,7 +24,7 @@
  *			times out
  *
  * The hang's T and the windows' delay are sized from the longest migration
- * under_fio saw (4 times it), and each test requires that the migration
+ * under_fio saw (3 times it), and each test requires that the migration
  * did fall inside the request (the request is still running when the
  * reply comes); the runner's kernel log scan covers the rest.
  */
@@ -357,7 +357,7 @@ static int km_wait_resets(int fd, unsigned int from, unsigned int n, double s)
 TEST_F_TIMEOUT(mig, hung_transfer, 900)
 {
 	/* The migration must fit in the timeout with room to spare. */
-	unsigned int T = 4 * km_longest() + 3;
+	unsigned int T = 3 * km_longest() + 3;
 	long at[KESYNC_MAX_UNITS];
 	struct kesync_hw_stats ha;
 	struct kt_snap s0, s1;
@@ -368,8 +368,8 @@ TEST_F_TIMEOUT(mig, hung_transfer, 900)
 
 	if (self->skip)
 		return;
-	if (T > 120)
-		T = 120;
+	if (T > 90)
+		T = 90;
 	km_fio_going(_metadata, self);
 	km_fio_stop(_metadata, self, 0);
 	fd = kt_open_unit(0);
@@ -498,8 +498,8 @@ TEST_F_TIMEOUT(mig, mid_partial, 900)
 	ASSERT_EQ(0, kt_info(fd, &info));
 	windows = (KM_PARTIAL + info.max_xfer - 1) / info.max_xfer;
 	ASSERT_LE(4, windows) TH_LOG("max_xfer %u: too few windows", info.max_xfer);
-	/* The windows after the first outlast the migration 4 times over. */
-	late_us = 4e6 * km_longest() / (windows - 2);
+	/* The windows after the first outlast the migration 3 times over. */
+	late_us = 3e6 * km_longest() / (windows - 2);
 	if (late_us < 200000)
 		late_us = 200000;
 	if (late_us > 10000000)
