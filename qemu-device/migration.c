@@ -44,8 +44,19 @@ static const char *kesync_loaded_bad(KesyncState *s)
 {
     KesyncXfer *x = &s->xfer;
     bool armed = timer_pending(&s->xfer_timer);
+    uint32_t intr_valid = kesync_units_mask(s) | KESYNC_INTR_CTRL_MASK;
     unsigned u;
 
+    /*
+     * Only what writes and events can leave there: an INTR_STATUS bit of
+     * no event is one no W1C clears (INTx would stay asserted for good).
+     */
+    if ((s->intr_status | s->intr_enable) & ~intr_valid) {
+        return "interrupt bits the device does not have";
+    }
+    if (s->dev_fault & ~KESYNC_DEV_FAULT_MISDIRECT) {
+        return "reserved DEV_FAULT bits";
+    }
     if (x->unit >= s->conf.units) {
         return "transfer unit out of range";
     }

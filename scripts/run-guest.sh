@@ -19,6 +19,18 @@
 #                     booted with build/initramfs-K.cpio.gz; or a bzImage file
 #   --initrd F        base initramfs (default: the kernel's, see --kernel)
 #   --qmp SOCK        QMP unix socket (server, nowait) for host-side control
+#   --host-reply SOCK the guest's second serial port (ttyS1) is a unix socket
+#                     (server, nowait) at SOCK: the host writes its replies
+#                     to the guest's requests there
+#   --migratable DIR  the guest may be live-migrated to another QEMU by the
+#                     caller: the QEMU command line, without its -qmp and
+#                     --host-reply options, goes to DIR/qemu.argv (NUL-
+#                     separated) for a destination to be started with, the
+#                     console log is only ever appended to (as --quiet), and
+#                     when this QEMU exits, the QEMU whose pid the caller
+#                     wrote to DIR/successor is followed until the caller
+#                     writes its exit code to DIR/exit.<pid> (again for its
+#                     own successor, and so on), all within --timeout
 #   --qemu-args S     more QEMU arguments, split at white space (e.g. extra
 #                     -device/-drive/-trace options)
 #   --timeout S       hard limit for the whole boot (default 300)
@@ -39,7 +51,7 @@ set -euo pipefail
 
 job='' units=2 irq=auto pump='' modparams='' devopts='' iommu=0 kernel=''
 initrd='' qmp='' qemu_args='' tmo=300 logf='' append='' mem=1024M smp=2
-interactive=0 quiet=0 debug=0 extras=0
+interactive=0 quiet=0 debug=0 extras=0 reply='' mdir=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--job) job=$2; shift 2 ;;
@@ -54,6 +66,8 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--qmp) qmp=$2; shift 2 ;;
+	--host-reply) reply=$2; shift 2 ;;
+	--migratable) mdir=$2; quiet=1; shift 2 ;;
 	--qemu-args) qemu_args="$qemu_args $2"; shift 2 ;;
 	--timeout) tmo=$2; shift 2 ;;
 	--log) logf=$2; shift 2 ;;
@@ -163,10 +177,12 @@ fi
 # The device sits behind a PCIe root port so it can be hot-unplugged.
 args+=(-device "pcie-root-port,id=rp0,chassis=1,slot=1"
 	-device "kesync-pci,id=kesync0,bus=rp0,units=$units${devopts:+,$devopts}")
-[ -n "$qmp" ] && args+=(-qmp "unix:$qmp,server=on,wait=off")
 # shellcheck disable=SC2206 # split on purpose
 [ -n "$qemu_args" ] && args+=($qemu_args)
 cmdline="$cmdline $append"
+# What is this QEMU's own: a migration destination gets its own sockets.
+inst=()
+[ -n "$qmp" ] && inst+=(-qmp "unix:$qmp,server=on,wait=off")
 
 # console_filter: the console as the user should see it: no carriage
 # returns, no terminal control sequences a guest may send, no markers, and
@@ -195,25 +211,58 @@ if [ -z "$logf" ]; then
 	mkdir -p "$KESYNC_BUILD/logs"
 	logf=$KESYNC_BUILD/logs/guest-console.log
 fi
+# The reply port is ttyS1: its -serial comes after the console's.
+[ -n "$reply" ] && inst+=(-chardev "socket,id=hostreply,path=$reply,server=on,wait=off"
+	-serial chardev:hostreply)
 if [ "$interactive" = 1 ]; then
 	args+=(-serial mon:stdio)
-	exec "$qemu" "${args[@]}" -append "$cmdline"
+	exec "$qemu" "${args[@]}" -append "$cmdline" "${inst[@]}"
 fi
 args+=(-serial stdio)
+if [ -n "$mdir" ]; then
+	printf '%s\0' "$qemu" "${args[@]}" -append "$cmdline" >"$mdir/qemu.argv"
+fi
 
 set +e
-if [ "$quiet" = 1 ]; then
-	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" \
+if [ -n "$mdir" ]; then
+	# Every QEMU of this guest appends its console to the log (O_APPEND:
+	# a source that writes after its destination started cannot
+	# overwrite what the destination wrote).
+	: >"$logf"
+	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" "${inst[@]}" \
+		</dev/null >>"$logf" 2>&1
+elif [ "$quiet" = 1 ]; then
+	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" "${inst[@]}" \
 		</dev/null >"$logf" 2>&1
 else
 	# The whole console goes to the log; the terminal gets the job's
 	# output, and the kernel log the guest prints at the end only when
 	# the job failed.
-	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" \
+	timeout -k 5 "$tmo" "$qemu" "${args[@]}" -append "$cmdline" "${inst[@]}" \
 		</dev/null 2>&1 | tee "$logf" | console_filter
 	test "${PIPESTATUS[0]}" -eq 0
 fi
 qrc=$?
+# Live-migrated: the guest went on in the QEMU the caller named (not a
+# child of this script); follow it, and its own successor, to the end.
+# The caller writes DIR/successor before it quits the source, and
+# DIR/exit.<pid> once that QEMU has exited.
+followed=''
+while [ -n "$mdir" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ] &&
+	[ -s "$mdir/successor" ]; do
+	next=$(cat "$mdir/successor")
+	[ "$next" = "$followed" ] && break
+	followed=$next
+	while [ ! -e "$mdir/exit.$next" ]; do
+		if [ "$SECONDS" -ge "$tmo" ]; then
+			kill "$next" 2>/dev/null
+			qrc=124
+			break 2
+		fi
+		sleep 0.2
+	done
+	qrc=$(cat "$mdir/exit.$next")
+done
 set -e
 tr -d '\r' <"$logf" >"$logf.tmp" && mv "$logf.tmp" "$logf"
 

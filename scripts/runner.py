@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -78,7 +79,7 @@ HOST_ALLOWED = {"device_del", "device_add", "qom-set", "qom-get",
                 "human-monitor-command"}
 
 # Runner-level matrix options (not passed to run-guest.sh).
-RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms"}
+RUNNER_OPTS = {"--host-hook", "--expect-iommu-fault", "--dkms", "--migrate"}
 
 # The guest kernel of a matrix line that names none (--kernel NAME).
 DEFAULT_KERNEL = "6.1"
@@ -202,8 +203,11 @@ def load_matrix(path):
 def guest_job(cfg, seed):
     # /init runs the job in a child shell: the helpers must be sourced.
     lines = [". /etc/kesync/lib.sh", "export KESYNC_SEED=%d" % seed]
-    if "--host-hook" in cfg["flags"]:
+    if cfg["flags"] & {"--host-hook", "--migrate"}:
         lines.append("export KESYNC_HOST_HOOK=1")
+    if "--migrate" in cfg["flags"]:
+        # The host's replies (HostHook.send_reply) come on ttyS1.
+        lines.append("export KESYNC_HOST_REPLY=/dev/ttyS1")
     # The driver's interrupts-off accounting, printed as figures after
     # each boot (kesync_irqoff_dump in scripts/guest-lib.sh).
     lines.append('export KESYNC_MODPARAMS="${KESYNC_MODPARAMS:-} '
@@ -224,51 +228,217 @@ def guest_job(cfg, seed):
 
 class HostHook(threading.Thread):
     """Watches a running guest's console log for KESYNC-HOST-REQUEST lines
-    and forwards each QMP command to the guest's QEMU."""
+    and forwards each QMP command to the guest's QEMU.
 
-    def __init__(self, name, logf, sock, done):
+    In a --migrate boot the guest also gets an answer to each request, as
+    the line 'KESYNC-HOST-REPLY NUM JSON' on its second serial port
+    (ttyS1, run-guest.sh --host-reply), and it may ask for
+    {"execute": "host-migrate"}: the runner live-migrates it to a new QEMU
+    (migrate_guest()), which from then on is the one the requests go to."""
+
+    def __init__(self, name, logf, sock, done, mdir=None, reply=None):
         super().__init__(daemon=True)
         self.name_ = name
         self.logf = logf
         self.sock = sock
         self.done = done
+        self.mdir = mdir        # run-guest.sh --migratable DIR, or None
+        self.reply = reply      # this QEMU's --host-reply socket, or None
+        self.rsock = None       # our connection to it
+        self.q = None
         self.log = []
         self.errors = []
         self.handled = 0
+        self.migrations = []    # figures of each migration (query-migrate)
+        self.dests = []         # the destination QEMUs we started
+        self.lock = threading.Lock()
 
     def note(self, msg):
         self.log.append("[%.1f] %s" % (time.time() % 10000, msg))
 
-    def request(self, q, num, text):
+    def send_reply(self, num, reply, obj):
+        """'KESYNC-HOST-REPLY NUM JSON' on the guest's ttyS1, with the
+        request's "id" (the guest matches on it)."""
+        if not self.reply:
+            return
+        if "id" in obj and "id" not in reply:
+            reply = dict(reply, id=obj["id"])
+        line = "KESYNC-HOST-REPLY %s %s\n" % (num, json.dumps(reply))
+        try:
+            if self.rsock is None:
+                self.rsock = connect_unix(self.reply, 10)
+            self.rsock.sendall(line.encode())
+        except OSError as e:
+            self.errors.append("request %s: cannot reply: %s" % (num, e))
+
+    def request(self, num, text):
         try:
             obj = json.loads(text)
         except ValueError as e:
             self.errors.append("request %s: bad JSON %r: %s" % (num, text, e))
-            return q
-        if obj.get("execute") not in HOST_ALLOWED:
-            self.errors.append("request %s: %s is not allowed" %
-                               (num, obj.get("execute")))
-            return q
+            return
+        what = obj.get("execute") if isinstance(obj, dict) else None
+        if what == "host-migrate" and self.mdir:
+            reply = self.migrate_guest(num)
+            self.note("request %s: %s -> %s" % (num, text, json.dumps(reply)))
+            self.send_reply(num, reply, obj)
+            self.handled += 1
+            return
+        if what not in HOST_ALLOWED:
+            self.errors.append("request %s: %s is not allowed" % (num, what))
+            self.send_reply(num, {"error": {"desc": "not allowed"}}, obj)
+            return
+        reply = {"error": {"desc": "no answer"}}
         try:
-            if q is None:
-                q = qmp.QMP(self.sock, connect_timeout=10)
-            reply = q.execute(obj)
+            if self.q is None:
+                self.q = qmp.QMP(self.sock, connect_timeout=10)
+            reply = self.q.execute(obj)
             self.note("request %s: %s -> %s" % (num, text, json.dumps(reply)))
             if "error" in reply:
                 self.errors.append("request %s: %s: %s" %
                                    (num, text, reply["error"]))
             if obj["execute"] == "device_del":
-                ev = q.wait_event("DEVICE_DELETED", 60)
+                ev = self.q.wait_event("DEVICE_DELETED", 60)
                 self.note("request %s: %s" % (
                     num, "DEVICE_DELETED" if ev else
                     "no DEVICE_DELETED within 60 s"))
         except (qmp.QMPError, OSError) as e:
             self.errors.append("request %s: %s: %s" % (num, text, e))
+            reply = {"error": {"desc": str(e)}}
+        self.send_reply(num, reply, obj)
         self.handled += 1
-        return q
+
+    def start_dest(self, n):
+        """A destination QEMU: the source's command line (DIR/qemu.argv),
+        sockets of its own, -incoming defer; its console appended to the
+        same log.  A thread reaps it and writes DIR/exit.<pid>."""
+        with open(os.path.join(self.mdir, "qemu.argv"), "rb") as f:
+            argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
+        dqmp = os.path.join(self.mdir, "qmp.%d.sock" % n)
+        drep = os.path.join(self.mdir, "reply.%d.sock" % n)
+        argv += ["-qmp", "unix:%s,server=on,wait=off" % dqmp]
+        if self.reply:
+            argv += ["-chardev", "socket,id=hostreply,path=%s,server=on,"
+                     "wait=off" % drep, "-serial", "chardev:hostreply"]
+        argv += ["-incoming", "defer"]
+        with open(self.logf, "ab") as out:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT)
+        with self.lock:
+            self.dests.append(p)
+
+        def reap():
+            rc = p.wait()
+            path = os.path.join(self.mdir, "exit.%d" % p.pid)
+            with open(path + ".tmp", "w") as f:
+                f.write("%d\n" % (rc if rc >= 0 else 128 - rc))
+            os.rename(path + ".tmp", path)
+        threading.Thread(target=reap, daemon=True).start()
+        return p, dqmp, drep if self.reply else None
+
+    def migrate_guest(self, num, bound=120.0):
+        """Live migration to a new QEMU on this host: start it with
+        -incoming defer, migrate-incoming on a loopback TCP port of its
+        choosing, migrate the source there, wait (bounded) for
+        'completed' and for the destination to run, then quit the source;
+        the destination's QMP and reply sockets are used from now on.
+        Returns the reply for the guest: {"return": {status, times}} or
+        {"error": {"desc": ...}}."""
+        n = len(self.migrations) + 1
+        t0 = time.monotonic()
+        dest = dq = None
+        try:
+            if self.q is None:
+                self.q = qmp.QMP(self.sock, connect_timeout=10)
+            dest, dqmp, drep = self.start_dest(n)
+            dq = qmp.QMP(dqmp, connect_timeout=30)
+            dq.cmd("migrate-incoming", {"uri": "tcp:127.0.0.1:0"})
+            addr = dq.cmd("query-migrate").get("socket-address") or []
+            port = [a["port"] for a in addr if a.get("type") == "inet"]
+            if not port:
+                raise qmp.QMPError("the destination listens on no TCP "
+                                   "port: %s" % addr)
+            # Loopback: no reason to throttle to the 128 MiB/s default.
+            self.q.cmd("migrate-set-parameters",
+                       {"max-bandwidth": 4 << 30})
+            self.q.cmd("migrate", {"uri": "tcp:127.0.0.1:%s" % port[0]})
+            end = t0 + bound
+            while True:
+                info = self.q.cmd("query-migrate")
+                st = info.get("status")
+                if st == "completed":
+                    break
+                if st in ("failed", "cancelled"):
+                    raise qmp.QMPError("migration %s: %s" % (
+                        st, info.get("error-desc", "")))
+                if time.monotonic() > end:
+                    self.q.cmd("migrate_cancel")
+                    raise qmp.QMPError("migration not completed within "
+                                       "%.0f s (%s)" % (bound, st))
+                time.sleep(0.05)
+            while True:
+                st = dq.cmd("query-status")
+                if st.get("status") == "running":
+                    break
+                if dest.poll() is not None:
+                    raise qmp.QMPError("the destination exited (%d)"
+                                       % dest.returncode)
+                if time.monotonic() > end:
+                    raise qmp.QMPError("the destination is %s, not "
+                                       "running" % st.get("status"))
+                time.sleep(0.05)
+        except (qmp.QMPError, OSError, ValueError, KeyError) as e:
+            self.errors.append("request %s: migration %d: %s" % (num, n, e))
+            # The guest lives on in the source (resumed if it had stopped
+            # for the switch-over), so that its test can say so.
+            if dest is not None:
+                dest.kill()
+            if dq is not None:
+                dq.close()
+            try:
+                if self.q.cmd("query-status").get("status") != "running":
+                    self.q.cmd("cont")
+            except (qmp.QMPError, OSError, AttributeError):
+                pass
+            return {"error": {"desc": "migration %d: %s" % (n, e)}}
+        wall = time.monotonic() - t0
+        # The destination runs the guest: from now on the source is not
+        # followed but its successor (run-guest.sh --migratable).
+        path = os.path.join(self.mdir, "successor")
+        with open(path + ".tmp", "w") as f:
+            f.write("%d\n" % dest.pid)
+        os.rename(path + ".tmp", path)
+        try:
+            self.q.execute({"execute": "quit"}, timeout=10)
+        except (qmp.QMPError, OSError):
+            pass        # QEMU may close the socket before it answers
+        self.q.close()
+        self.q, self.sock = dq, dqmp
+        if self.rsock is not None:
+            self.rsock.close()
+            self.rsock = None
+        self.reply = drep
+        fig = {"status": "completed", "migration": n,
+               "total-time": info.get("total-time"),
+               "downtime": info.get("downtime"),
+               "setup-time": info.get("setup-time"),
+               "transferred": (info.get("ram") or {}).get("transferred"),
+               "wall-ms": int(wall * 1000)}
+        self.migrations.append(fig)
+        return {"return": fig}
+
+    def stop(self):
+        """After the boot: no destination QEMU outlives it."""
+        for s in (self.q, self.rsock):
+            if s is not None:
+                s.close()
+        with self.lock:
+            for p in self.dests:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
 
     def run(self):
-        q = None
         pos = 0
         pending = ""
         while True:
@@ -285,12 +455,38 @@ class HostHook(threading.Thread):
             for line in lines:
                 m = HOST_REQ.search(line)
                 if m:
-                    q = self.request(q, m.group(1), m.group(2))
+                    self.request(m.group(1), m.group(2))
             if finished:
                 break
             time.sleep(0.05)
-        if q is not None:
-            q.close()
+
+
+def connect_unix(path, timeout):
+    """A connection to a unix socket a QEMU listens on (it may not yet)."""
+    end = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+def migration_figures(migs):
+    """One line of figures on a boot's live migrations (not tests)."""
+    def span(key):
+        v = [m[key] for m in migs if m.get(key) is not None]
+        return "%d..%d ms" % (min(v), max(v)) if v else "-"
+    return ("%d live migration%s: downtime %s, total %s (setup %s), "
+            "%s sent at most" % (
+                len(migs), "" if len(migs) == 1 else "s", span("downtime"),
+                span("total-time"), span("setup-time"),
+                "%.0f MiB" % (max(m.get("transferred") or 0 for m in migs)
+                              / 1048576.0)))
 
 
 def scan_log(name, cfg, log, klog, res, died=False):
@@ -401,7 +597,14 @@ def run_config(cfg, args):
             # The module DKMS built from the kesync-dkms package.
             cmd += ["--initrd", os.path.join(BUILD, "initramfs-dkms.cpio.gz")]
         done = threading.Event()
-        if "--host-hook" in cfg["flags"]:
+        if "--migrate" in cfg["flags"]:
+            sock = os.path.join(tmp, "qmp.0.sock")
+            reply = os.path.join(tmp, "reply.0.sock")
+            cmd += ["--qmp", sock, "--host-reply", reply,
+                    "--migratable", tmp]
+            hook = HostHook(name, logf, sock, done, mdir=tmp, reply=reply)
+            hook.start()
+        elif "--host-hook" in cfg["flags"]:
             sock = os.path.join(tmp, "qmp.sock")
             cmd += ["--qmp", sock]
             hook = HostHook(name, logf, sock, done)
@@ -415,6 +618,7 @@ def run_config(cfg, args):
         done.set()
         if hook:
             hook.join(30)
+            hook.stop()
     try:
         with open(logf, errors="replace") as f:
             log = f.read().splitlines()
@@ -529,6 +733,8 @@ def analyse_boot(cfg, args, res, log, returncode, output, hook=None):
     if hook:
         for e in hook.errors:
             res.fail("%s: host hook" % name, e + "\n" + "\n".join(hook.log))
+        if hook.migrations:
+            say("  %s: %s" % (name, migration_figures(hook.migrations)))
         with open(os.path.join(args.logdir, name + ".host.log"), "w") as f:
             f.write("\n".join(hook.log + hook.errors) + "\n")
 

@@ -3023,6 +3023,114 @@ static void test_migrate_mutate(void)
     unlink(path);
 }
 
+/*
+ * Controller registers a stream may not hold: INTR_STATUS/INTR_ENABLE bits
+ * beyond the units and the controller's two events (no write clears such a
+ * status bit: with it enabled INTx stays asserted for good) and reserved
+ * DEV_FAULT bits.  Each fails the load; valid values load and read back.
+ */
+static void test_migrate_bad_regs(void)
+{
+#define MS_INTR_STATUS  (MS_SCRATCH + 4)
+#define MS_INTR_ENABLE  (MS_SCRATCH + 8)
+#define MS_DEV_FAULT    (MS_SCRATCH + 20)
+    static const struct MsReg {
+        const char *name;
+        bool loads;
+        int off;
+        uint32_t reg;
+        uint32_t val;
+    } cases[] = {
+        { "INTR_STATUS: unit 2 of 2", false, MS_INTR_STATUS,
+          KESYNC_REG_INTR_STATUS, 1u << 2 },
+        { "INTR_STATUS: bit 31", false, MS_INTR_STATUS,
+          KESYNC_REG_INTR_STATUS, 1u << 31 },
+        { "INTR_ENABLE: unit 7 of 2", false, MS_INTR_ENABLE,
+          KESYNC_REG_INTR_ENABLE, 1u << 7 },
+        { "INTR_ENABLE: all ones", false, MS_INTR_ENABLE,
+          KESYNC_REG_INTR_ENABLE, UINT32_MAX },
+        { "DEV_FAULT: bit 1", false, MS_DEV_FAULT,
+          KESYNC_REG_DEV_FAULT, 2 },
+        { "DEV_FAULT: all ones", false, MS_DEV_FAULT,
+          KESYNC_REG_DEV_FAULT, UINT32_MAX },
+        /* Controls: what the device can hold loads and reads back. */
+        { "INTR_STATUS: units and events", true, MS_INTR_STATUS,
+          KESYNC_REG_INTR_STATUS, 3 | KESYNC_INTR_CTRL_MASK },
+        { "INTR_ENABLE: units and events", true, MS_INTR_ENABLE,
+          KESYNC_REG_INTR_ENABLE, 3 | KESYNC_INTR_CTRL_MASK },
+        { "DEV_FAULT: MISDIRECT", true, MS_DEV_FAULT,
+          KESYNC_REG_DEV_FAULT, KESYNC_DEV_FAULT_MISDIRECT },
+    };
+    g_autofree char *path = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree uint8_t *st = NULL, *pst = NULL;
+    uint64_t buf, a;
+    size_t len, xo;
+    QTestState *dst;
+    unsigned i;
+    const struct MsReg *c;
+    Desc desc;
+    Kdev k, d;
+    int fd;
+
+    fd = g_file_open_tmp("kesync-regs-XXXXXX", &path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+
+    /* bad-stream's saved state: unit 1 mid-way through 4 KiB. */
+    kdev_open(&k, "%s", MS_PROPS);
+    wr(&k, KESYNC_REG_SCRATCH, MS_MARK_SCRATCH);
+    wr(&k, KESYNC_REG_RESET_DELAY_US, MS_MARK_DELAY);
+    buf = guest_alloc(&k.alloc, 4096);
+    desc_init(&desc, KESYNC_DESC_DIR_TO_DEV, 0, MS_MARK_TAG);
+    desc_add(&desc, buf, 4096);
+    a = desc_put(&k, &desc);
+    start_at(&k, 1, a);
+    qtest_clock_step(k.qts, 1000);
+    uri = g_strdup_printf("exec:cat > %s", path);
+    qtest_qmp_assert_success(k.qts, "{'execute': 'migrate', 'arguments':"
+                             " {'uri': %s}}", uri);
+    wait_migration(k.qts);
+    g_assert(g_file_get_contents(path, (char **)&st, &len, NULL));
+    kdev_close(&k);
+    xo = ms_find_xfer(st, len);
+    g_assert_cmphex(ms_get(st + xo, MS_SCRATCH, 4), ==, MS_MARK_SCRATCH);
+    g_assert_cmphex(ms_get(st + xo, MS_RESET_DELAY, 4), ==, MS_MARK_DELAY);
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        c = &cases[i];
+        g_test_message("stream %u: %s = 0x%x: %s", i, c->name,
+                       c->val,
+                       c->loads ? "loads" : "must fail the load");
+        pst = g_memdup2(st, len);
+        ms_put(pst + xo, c->off, 4, c->val);
+        dst = ms_load(path, pst, len);
+        g_free(pst);
+        pst = NULL;
+        if (!c->loads) {
+            if (dst) {
+                qtest_quit(dst);
+            }
+            g_assert_cmpstr(c->name, ==, dst ? "loaded" : c->name);
+            continue;
+        }
+        g_assert(dst);
+        memset(&d, 0, sizeof(d));
+        d.qts = dst;
+        pc_alloc_init(&d.alloc, d.qts, ALLOC_NO_FLAGS);
+        d.bus = qpci_new_pc(d.qts, &d.alloc);
+        d.dev = qpci_device_find(d.bus, KS_DEVFN);
+        d.bar.addr = qpci_config_readl(d.dev, PCI_BASE_ADDRESS_0) & ~0xfu;
+        d.bar.is_io = false;
+        g_assert_cmphex(rd(&d, c->reg), ==, c->val);
+        g_free(d.dev);
+        qpci_free_pc(d.bus);
+        alloc_destroy(&d.alloc);
+        qtest_quit(d.qts);
+    }
+    unlink(path);
+}
+
 /* ---- Randomized ---------------------------------------------------------- */
 
 static uint64_t fuzz_bar;
@@ -3349,6 +3457,7 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/migrate", test_migrate);
     qtest_add_func("/kesync/migrate/bad-stream", test_migrate_bad_stream);
     qtest_add_func("/kesync/migrate/mutate", test_migrate_mutate);
+    qtest_add_func("/kesync/migrate/bad-regs", test_migrate_bad_regs);
     qtest_add_func("/kesync/unplug/data", test_unplug_data);
     qtest_add_func("/kesync/unplug/completion", test_unplug_completion);
     qtest_add_func("/kesync/unplug/raise", test_unplug_raise);

@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 import pty
+import socket
 import sys
 import tempfile
 import threading
@@ -222,7 +223,50 @@ def test_tty_status():
           text.endswith("\r\033[KEND\r\n"), repr(text))
 
 
+def test_host_reply():
+    """A --migrate boot's hook answers every request on the guest's reply
+    port, with the request's id; a boot that cannot migrate refuses
+    host-migrate."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "reply.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        hook = runner.HostHook("b", os.path.join(d, "log"),
+                               os.path.join(d, "qmp.sock"),
+                               threading.Event(), reply=path)
+        hook.request("3", '{"execute": "host-migrate", "id": "km-1"}')
+        conn, _ = srv.accept()
+        conn.settimeout(10)
+        got = b""
+        while not got.endswith(b"\n"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        hook.stop()
+        conn.close()
+        srv.close()
+    line = got.decode()
+    check("host reply: one line, the request's number and id",
+          line.startswith("KESYNC-HOST-REPLY 3 {") and
+          '"id": "km-1"' in line and line.count("\n") == 1, repr(line))
+    check("host reply: host-migrate refused without --migratable",
+          '"error"' in line and
+          any("host-migrate is not allowed" in e for e in hook.errors),
+          repr((line, hook.errors)))
+    check("migration figures: ranges of downtime and total time",
+          runner.migration_figures([
+              {"downtime": 12, "total-time": 900, "setup-time": 1,
+               "transferred": 300 << 20},
+              {"downtime": 30, "total-time": 700, "setup-time": 2,
+               "transferred": 200 << 20}]) ==
+          "2 live migrations: downtime 12..30 ms, total 700..900 ms "
+          "(setup 1..2 ms), 300 MiB sent at most")
+
+
 def main():
+    test_host_reply()
     test_tty_status()
     test_slice()
     test_debug_rerun()
