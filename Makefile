@@ -143,8 +143,9 @@ check: all debug host-tools qemu-fuzz
 check-quick: all host-tools
 	@scripts/check.sh $(ARGS)
 
-# Coverage of module/ and qemu-device/ (scripts/coverage.sh): every boot
-# on the debug kernel (gcov of kesync) and on a gcov build of QEMU; the
+# Coverage of module/ and qemu-device/ (scripts/coverage.sh): the boots
+# it names (BOOTS; ARGS=--all for every boot) on the debug kernel (gcov of
+# kesync) and on a gcov build of QEMU; the
 # report in build/coverage/html, its summary line printed by 'make check'.
 coverage: all debug
 	@scripts/qemu.sh --gcov
