@@ -9,6 +9,8 @@
 #   $KESYNC_CACHE/qemu/<version>/build-<cfg>  ninja build dir
 # A new Debian QEMU version gets a new tree and a build from scratch; an edit
 # of qemu-device/ or include/ only re-runs the graft and an incremental ninja.
+# qemu-device/patches/*.patch are fixes of QEMU itself, applied to the tree
+# once (a changed patch needs a fresh tree: remove <version>/src).
 #
 # qemu.sh --gcov: the same QEMU configured with --enable-gcov, in a build
 # directory of its own (another configure key), linked as
@@ -155,6 +157,18 @@ graft() {
 	    "$KESYNC_ROOT/include/uapi/linux/kesync_hw.h" >"$tmp"
 	install_if_changed "$tmp" "$dir/kesync_hw.h"
 	rm -f "$tmp"
+
+	# Fixes of QEMU itself that the tests need and Debian's 7.2 lacks
+	# (qemu-device/patches/, in order; each says why).  A patch that
+	# applies in reverse is in already.
+	for f in "$dev"/patches/*.patch; do
+		[ -e "$f" ] || continue
+		patch -d "$src" -p1 -R -s -f --dry-run <"$f" >/dev/null 2>&1 &&
+			continue
+		log "patching QEMU: ${f##*/}"
+		patch -d "$src" -p1 -s -f --no-backup-if-mismatch <"$f" ||
+			die "${f##*/} does not apply to this QEMU source"
+	done
 
 	# The host-side device test, built with QEMU's libqtest/libqos.
 	install_if_changed "$dev/tests/kesync-pci-test.c" \
