@@ -22,7 +22,7 @@
  *			migration falls between its first and its last
  *			window: all bytes move, the data is right, no window
  *			times out
- *   cpu_writes		two migrations while one thread per CPU (and no
+ *   cpu_writes		five migrations while one thread per CPU (and no
  *			other process) rewrites 256 pages in a loop and checks
  *			each still holds what it wrote there the pass before:
  *			no write of a vCPU is lost (QEMU 7.2's TCG lost those made through a TLB
@@ -534,7 +534,7 @@ TEST_F_TIMEOUT(mig, mid_partial, 900)
 }
 
 #define KM_WPAGES	256	/* pages each writer rewrites */
-#define KM_WRITES	2	/* migrations under the writers */
+#define KM_WRITES	5	/* migrations under the writers */
 #define KM_WRITERS	8
 
 /*
