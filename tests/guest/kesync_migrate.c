@@ -347,22 +347,6 @@ TEST_F_TIMEOUT(mig, under_fio, 900)
 	fclose(f);
 }
 
-/* Wait (bounded) until the controller has finished n more resets. */
-static int km_wait_resets(int fd, unsigned int from, unsigned int n, double s)
-{
-	double end = kt_now() + s;
-	struct kesync_hw_stats hw;
-
-	do {
-		if (kt_hw(fd, &hw))
-			return -1;
-		if (hw.resets - from >= n)
-			return 0;
-		kt_msleep(10);
-	} while (kt_now() < end);
-	return -1;
-}
-
 TEST_F_TIMEOUT(mig, hung_transfer, 900)
 {
 	/* The migration must fit in the timeout with room to spare. */
@@ -410,7 +394,7 @@ TEST_F_TIMEOUT(mig, hung_transfer, 900)
 	EXPECT_GE(T + 1 + MARGIN, dt) TH_LOG("timed out after %.3f s, T = %u", dt, T);
 	TH_LOG("the hung transfer timed out %.3f s after it started (T = %u s; migrated at %.3f s)",
 	       dt, T, secs);
-	EXPECT_EQ(0, km_wait_resets(fd, ha.resets, 1, 10));
+	EXPECT_EQ(0, kt_wait_resets(fd, ha.resets, 1, 10));
 	/* The other units' I/O waited out the hang and goes on. */
 	km_fio_progress(_metadata, self, at, 1);
 	ASSERT_EQ(0, kt_snap(&s1));

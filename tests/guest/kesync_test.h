@@ -295,6 +295,22 @@ static inline int kt_hw(int fd, struct kesync_hw_stats *hw)
 	return ioctl(fd, KESYNC_IOC_HW_STATS, hw);
 }
 
+/* Wait (bounded) until the controller has finished @n more resets than @from. */
+static inline int kt_wait_resets(int fd, unsigned int from, unsigned int n, double s)
+{
+	double end = kt_now() + s;
+	struct kesync_hw_stats hw;
+
+	do {
+		if (kt_hw(fd, &hw))
+			return -1;
+		if (hw.resets - from >= n)
+			return 0;
+		kt_msleep(10);
+	} while (kt_now() < end);
+	return -1;
+}
+
 static inline int kt_set_timeout(int fd, unsigned int t)
 {
 	__u32 v = t;

@@ -86,22 +86,6 @@ static ssize_t timed_io(int fd, int wr, struct kt_buf *b, uint64_t off,
 	return n;
 }
 
-/* Wait (bounded) until the controller has finished n more resets. */
-static int wait_hw_resets(int fd, unsigned int from, unsigned int n, double s)
-{
-	double end = kt_now() + s;
-	struct kesync_hw_stats hw;
-
-	do {
-		if (kt_hw(fd, &hw))
-			return -1;
-		if (hw.resets - from >= n)
-			return 0;
-		kt_msleep(10);
-	} while (kt_now() < end);
-	return -1;
-}
-
 /* The unit (and its neighbour) read back their known data. */
 /* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void units_work(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self)
@@ -136,7 +120,7 @@ static void hang(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
 	TH_LOG("timed out after %.3f s (T = %u)", dt, T);
 	if (!wr)	/* a hung transfer moves nothing */
 		EXPECT_EQ(-1, kt_check_byte(buf.p, LEN, 0xee));
-	EXPECT_EQ(0, wait_hw_resets(self->fd, ha.resets, 1, 5));
+	EXPECT_EQ(0, kt_wait_resets(self->fd, ha.resets, 1, 5));
 	ASSERT_EQ(0, kt_stats(self->fd, &b));
 	ASSERT_EQ(0, kt_hw(self->fd, &hb));
 	EXPECT_EQ(1, KT_D(b, a, requests));
@@ -569,7 +553,7 @@ TEST_F_TIMEOUT(tmo, user_reset, 30)
 	ASSERT_EQ(0, kt_hw(self->fd, &ha));
 	ASSERT_EQ(0, kt_stats(self->fd, &a));
 	ASSERT_EQ(0, ioctl(self->fd, KESYNC_IOC_RESET)) TH_LOG("%s", strerror(errno));
-	EXPECT_EQ(0, wait_hw_resets(self->fd, ha.resets, 1, 5));
+	EXPECT_EQ(0, kt_wait_resets(self->fd, ha.resets, 1, 5));
 	ASSERT_EQ(0, kt_stats(self->fd, &b));
 	EXPECT_EQ(1, KT_D(b, a, resets));
 	EXPECT_EQ(0, KT_D(b, a, timeouts));
