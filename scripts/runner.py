@@ -710,6 +710,23 @@ def coverage_configs(configs):
     return out
 
 
+def select_configs(configs, args):
+    """The boots to run: those --only names, then (--coverage) one per
+    distinct configuration, then the programs --tests names.  The names
+    are matched first: a boot --only names (debug-reset) is not lost to
+    an earlier boot of the same configuration it names not (reset)."""
+    if args.only:
+        configs = [c for c in configs if re.search(args.only, c["name"])]
+    if args.coverage:
+        configs = coverage_configs(configs)
+    if args.tests:
+        want = set(args.tests.split(","))
+        for c in configs:
+            c["tests"] = [t for t in c["tests"] if t in want]
+        configs = [c for c in configs if c["tests"]]
+    return configs
+
+
 def analyse_boot(cfg, args, res, log, returncode, output, hook=None):
     """The results of one boot, from its console log (and run-guest.sh's
     exit code and output): per-program TAP, the kernel log, the IOMMU."""
@@ -1291,16 +1308,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.logdir, exist_ok=True)
 
-    configs = load_matrix(args.matrix)
-    if args.coverage:
-        configs = coverage_configs(configs)
-    if args.only:
-        configs = [c for c in configs if re.search(args.only, c["name"])]
-    if args.tests:
-        want = set(args.tests.split(","))
-        for c in configs:
-            c["tests"] = [t for t in c["tests"] if t in want]
-        configs = [c for c in configs if c["tests"]]
+    configs = select_configs(load_matrix(args.matrix), args)
     if args.list:
         for c in configs:
             print("%-22s %s : %s" % (c["name"], " ".join(

@@ -103,6 +103,32 @@ def test_slice():
           "--tests kesync_b --seed 7", rerun)
 
 
+def test_coverage_selection():
+    """make coverage names debug-reset in its boots; reset, earlier in
+    tests/matrix, has the same options but --debug.  Both ran as one
+    boot named reset, which the name filter then dropped: the PM and
+    AER callbacks were never counted."""
+    class A:
+        only = "^(debug|debug-reset)$"
+        coverage = True
+        tests = None
+    reset = dict(cfg("reset"), opts=["--irq", "msix"])
+    dreset = dict(cfg("debug-reset", debug=True))
+    debug = dict(cfg("debug", debug=True), tests=["kesync_a"])
+    got = runner.select_configs([reset, debug, dreset], A)
+    names = [c["name"] for c in got]
+    check("coverage: the boots named run, under their own names",
+          names == ["debug", "debug-reset"], names)
+    check("coverage: every boot on the debug kernel",
+          all(c["opts"].count("--debug") == 1 for c in got),
+          [c["opts"] for c in got])
+    A.only = None
+    names = [c["name"] for c in runner.select_configs(
+        [reset, debug, dreset], A)]
+    check("coverage: one boot per configuration",
+          names == ["reset", "debug"], names)
+
+
 def test_debug_rerun():
     r = runner.rerun_guest(cfg("debug", debug=True), Args, "kesync_b")
     check("rerun: debug config asks for the debug tier",
@@ -270,6 +296,7 @@ def main():
     test_tty_status()
     test_slice()
     test_debug_rerun()
+    test_coverage_selection()
     test_two_failures_printed_once_each()
     test_died()
     test_progress_order()
