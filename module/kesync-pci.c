@@ -377,6 +377,11 @@ static void kesync_free_irq_handlers(struct kesync_dev *kdev,
  * whose CPU goes offline moves to another one instead of shutting down,
  * which would leave the unit's completions to the IoTimer.  A failure
  * leaves the vector where the IRQ core put it.
+ *
+ * Called before request_irq(): the vector starts on its CPU.  Once
+ * started, an x86 vector without interrupt remapping moves only at its
+ * next interrupt, which then still lands on the old CPU, and
+ * effective_affinity_list names the old CPU until then.
  */
 static void kesync_spread_irq(struct kesync_dev *kdev, unsigned int index,
 			      int irq)
@@ -419,10 +424,12 @@ static int kesync_request_irqs(struct kesync_dev *kdev)
 		snprintf(u->irq_name, sizeof(u->irq_name), "%s-u%u",
 			 kdev->name, i);
 		irq = pci_irq_vector(pdev, KESYNC_MSIX_VEC_UNIT(i));
-		ret = request_irq(irq, kesync_isr_unit, 0, u->irq_name, u);
-		if (ret)
-			goto free_units;
 		kesync_spread_irq(kdev, i, irq);
+		ret = request_irq(irq, kesync_isr_unit, 0, u->irq_name, u);
+		if (ret) {
+			irq_update_affinity_hint(irq, NULL);
+			goto free_units;
+		}
 		u->irq = irq;
 	}
 	ret = request_irq(pci_irq_vector(pdev, vec), kesync_isr_ctrl, 0,
