@@ -36,11 +36,13 @@ set -euo pipefail
 # module/ the others do not, by its interrupt mode and pump, its programs
 # or its device; a boot of tests/matrix left out runs the same programs
 # in a mode another boot of this list covers (msi-thread, intx-thread,
-# the one-unit boots, iommu, clients, reset: the last two are debug-reset
-# without the debug kernel).  Measured: docs/testing.md.
+# u1-intx-startio, iommu, clients, reset: the last two are debug-reset
+# without the debug kernel).  u1-msix-thread is counted for the trace
+# events (kesync_trace, kesync_perf: no other boot reads them).
+# Measured: docs/testing.md.
 BOOTS='debug|debug-fi|debug-reset|msix-startio|msix-thread|msi-startio'
 BOOTS+='|intx-startio|iommu-neg|unplug|surprise|swiotlb|polled|polled-intx'
-BOOTS+='|params-msi'
+BOOTS+='|params-msi|u1-msix-thread'
 
 out=$KESYNC_BUILD/coverage
 qdir=$out/qemu
@@ -153,7 +155,7 @@ jsons=("$out"/json/*.json)
 gcovr "${gopts[@]}" --root / --add-tracefile "$out/json/*.json" \
 	--html-details "$out/html/index.html" >/dev/null
 python3 "$KESYNC_ROOT/scripts/coverage-report.py" --summary "$out/summary.txt" \
-	--markdown "$out/table.md" "${jsons[@]}"
+	--markdown "$out/table.md" --src "$out/gcno/src" "${jsons[@]}"
 [ "$report" = 1 ] || log "coverage run: $(( ($(date +%s) - t0) / 60 )) min $(( ($(date +%s) - t0) % 60 )) s"
 log "report: ${out#"$KESYNC_ROOT"/}/html/index.html"
 exit "$rc"
