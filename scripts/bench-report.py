@@ -253,7 +253,7 @@ def fio_metrics(js, direction):
 def parse_results(path):
     res = {"runs": {}, "fio": {}, "mmio": [], "debugfs": {}, "timeout": {},
            "info": {}, "nvme": {}, "irqs": [], "configs": {}, "floor": {},
-           "problems": []}
+           "stages": {}, "problems": []}
     with open(path, "rb") as f:
         lines = [l.decode("utf-8", "replace").rstrip("\r\n") for l in f]
     i = 0
@@ -304,6 +304,14 @@ def parse_results(path):
             i += 1
             res["floor"][d["target"]] = {"cpu": num(d.get("cpu")),
                                          "big_bs": d.get("big_bs"), "events": ev}
+        elif word == "STAGES-BEGIN":
+            d = kv(rest)
+            ev = []
+            while i < n and "KESYNC-BENCH STAGES-END" not in lines[i]:
+                ev.append(lines[i])
+                i += 1
+            i += 1
+            res["stages"][d["target"]] = {"cpu": num(d.get("cpu")), "events": ev}
         elif word == "MMIO-RUN":
             d = {k: num(v) for k, v in kv(rest).items()}
             res["mmio"].append(d)
@@ -331,7 +339,8 @@ def parse_results(path):
             res["timeout"][d["target"]] = {"runs": one, "summary": summ,
                                            "bad": bad}
         elif word in ("LOAD-FAILED", "NVME-FAILED", "NVME-INSMOD-FAILED",
-                      "TRACE-SYNC-FAILED", "FLOOR-FAILED", "FLOOR-FIO-FAILED"):
+                      "TRACE-SYNC-FAILED", "FLOOR-FAILED", "FLOOR-FIO-FAILED",
+                      "STAGES-FAILED", "STAGES-FIO-FAILED", "STAGES-NO-EVENT"):
             res["problems"].append(body)
         elif word == "DONE":
             res["done"] = True
@@ -427,6 +436,135 @@ def floor_stats(fl):
                   "p90_us": pctl(xs, 0.9)}
     out["window_cycle"] = {"n": len(cycle), "p50_us": pctl(cycle, 0.5),
                            "p10_us": pctl(cycle, 0.1), "p90_us": pctl(cycle, 0.9)}
+    return out
+
+
+def stage_label(ev, task, det, same_cpu):
+    """One traced event of a read's path, as the breakdown names it."""
+    def who(comm):
+        if comm.startswith("swapper") or comm == "<idle>":
+            return "idle"
+        if comm.startswith("fio"):
+            return "fio"
+        if comm.startswith("kesync"):
+            return "pump"
+        if comm.startswith("kworker"):
+            return "kworker"
+        return "other"
+    if ev == "sys_enter":
+        lab = "read()"
+    elif ev == "sys_exit":
+        lab = "return"
+    elif ev == "irq_handler_entry":
+        lab = "hardirq"
+    elif ev == "irq_handler_exit":
+        lab = "hardirq end"
+    elif ev == "softirq_entry":
+        lab = "softirq"
+    elif ev == "softirq_exit":
+        lab = "softirq end"
+    elif ev == "sched_wakeup":
+        m = re.search(r"comm=(\S+)", det)
+        lab = "wake " + who(m.group(1) if m else "")
+    elif ev == "sched_switch":
+        a = re.search(r"prev_comm=(\S+)", det)
+        b = re.search(r"next_comm=(\S+)", det)
+        lab = "switch %s>%s" % (who(a.group(1) if a else ""),
+                                who(b.group(1) if b else ""))
+    elif ev.startswith("kesync_"):
+        lab = ev[len("kesync_"):]
+    elif ev.startswith("nvme_"):
+        lab = ev[len("nvme_"):]
+    else:
+        lab = ev
+    return lab if same_cpu else lab + " (other CPU)"
+
+
+def stage_stats(st):
+    """Where a read's time goes, from one stages run's trace (every hop of
+    its path traced, scripts/jobs/bench.sh stages_run): each read runs
+    from fio's pread64 entry to its exit (fio's preads that reach no
+    driver are left out); its events in time order make hops (event A ->
+    event B).  Per section ('4k', 'big'): the reads, the commonest path
+    and its share, the share of the device's interrupts taken on the
+    read's CPU, and per hop its count per read and its p50 and mean in
+    microseconds, in the order of the commonest path when at least half
+    the reads take it, else the 16 hops of the largest total; the other
+    hops are summed as 'other hops'.  The means per read add up to the
+    mean traced read."""
+    out = {"cpu": st.get("cpu")}
+    sec = None
+    cur = None
+    reads = {"4k": [], "big": []}
+    for line in st["events"]:
+        p = line.split(None, 4)
+        if len(p) < 4:
+            continue
+        try:
+            ts, cpu = float(p[0]), int(p[1])
+        except ValueError:
+            continue
+        task, ev = p[2], p[3].rstrip(":")
+        det = p[4] if len(p) > 4 else ""
+        if ev == "tracing_mark_write":
+            m = re.search(r"KSTAGES (\w+)", det)
+            if m:
+                sec = m.group(1) if m.group(1) in reads else None
+                cur = None
+            continue
+        if sec is None:
+            continue
+        if ev == "sys_enter" and task.startswith("fio"):
+            cur = {"cpu": cpu, "task": task, "ev": [(ts, "read()")]}
+            continue
+        if cur is None:
+            continue
+        lab = stage_label(ev, task, det, cpu == cur["cpu"])
+        cur["ev"].append((ts, lab))
+        if ev == "sys_exit" and task == cur["task"]:
+            # fio's own preads (of /proc, of its files) reach no driver
+            labs = [lab.split(" (")[0] for _, lab in cur["ev"]]
+            if "queued" in labs or "setup_cmd" in labs:
+                reads[sec].append(cur["ev"])
+            cur = None
+    for sec, rs in reads.items():
+        if not rs:
+            continue
+        sigs = {}
+        for r in rs:
+            k = tuple(lab for _, lab in r)
+            sigs[k] = sigs.get(k, 0) + 1
+        best = max(sigs.items(), key=lambda x: x[1])[0]
+        hops = {}
+        for r in rs:
+            for (t0, a), (t1, b) in zip(r, r[1:]):
+                hops.setdefault((a, b), []).append((t1 - t0) * 1e6)
+        share = sigs[best] / float(len(rs))
+        if share >= 0.5:
+            order = list(dict.fromkeys(zip(best, best[1:])))
+        else:
+            # no path most reads take (a 1 MiB read's windows): the
+            # hops that cost the most, each read's total time shared out
+            order = sorted(hops, key=lambda k: -sum(hops[k]))[:16]
+        rows, other = [], 0.0
+        nr = float(len(rs))
+        for k in order:
+            xs = hops.pop(k)
+            rows.append({"hop": "%s -> %s" % k, "per_read": len(xs) / nr,
+                         "p50_us": pctl(xs, 0.5), "mean_us": sum(xs) / len(xs),
+                         "us_per_read": sum(xs) / nr})
+        for xs in hops.values():
+            other += sum(xs)
+        tot = [(r[-1][0] - r[0][0]) * 1e6 for r in rs]
+        irqs = [lab for r in rs for _, lab in r
+                if lab in ("hardirq", "hardirq (other CPU)")]
+        out[sec] = {"reads": len(rs), "path_share": sigs[best] / nr,
+                    "irq_same_cpu": (sum(1 for lab in irqs if lab == "hardirq") /
+                                     float(len(irqs))) if irqs else None,
+                    "hops": rows, "other_us_per_read": other / nr,
+                    "p50_us": pctl(tot, 0.5), "mean_us": sum(tot) / nr,
+                    "ctx_per_read": sum(1 for r in rs for _, lab in r
+                                        if lab.startswith("switch")) / nr}
     return out
 
 
@@ -532,6 +670,20 @@ def build(a):
                                           "max_xfer": int(m.group(2))})
 
     floors = {t: floor_stats(fl) for t, fl in con["floor"].items()}
+    stages = {t: stage_stats(st) for t, st in con["stages"].items()}
+    # The pinned runs are meant to share the interrupt's CPU, the -other
+    # ones not: the stages runs see where the interrupts really land.
+    for t, st in stages.items():
+        share = (st.get("4k") or {}).get("irq_same_cpu")
+        if share is None:
+            continue
+        if t.endswith("/other") and share > 0.1:
+            con["problems"].append("%s: %.0f%% of the interrupts on fio's CPU, "
+                                   "meant to be on the other one" % (t, 100 * share))
+        elif not t.endswith("/other") and share < 0.9:
+            con["problems"].append("%s: only %.0f%% of the interrupts on fio's CPU "
+                                   "(the placement read from effective_affinity_list is "
+                                   "not where they land)" % (t, 100 * share))
 
     # Every run: its own figures only.
     runs = []
@@ -680,7 +832,7 @@ def build(a):
         "git": git_rev(),
     }
     R = {"meta": meta, "targets": TARGETS, "sides": SIDE_DESC, "rows": rowl,
-         "runs": runs, "floors": floors, "mmio": mmio, "irqoff": irqoffs,
+         "runs": runs, "floors": floors, "stages": stages, "mmio": mmio, "irqoff": irqoffs,
          "timeout": timeout, "nvme_info": con["nvme"], "irq_placement": con["irqs"],
          "kesync_configs": con["configs"], "debugfs_raw": con["debugfs"],
          "problems": con["problems"]}
@@ -917,6 +1069,28 @@ def table(R):
                 return "%.1f [%.1f..%.1f] %d" % (d["p50_us"], d["p10_us"], d["p90_us"], d["n"])
             out.append("%-22s %-28s %-34s %s" % (t, fs(fl["4k"]), fs(fl["big"]),
                                                  fs(fl["window_cycle"])))
+
+    for t, st in R.get("stages", {}).items():
+        for sec, what in (("4k", "4 KiB random read"), ("big", "1 MiB read")):
+            d = st.get(sec)
+            if not d:
+                continue
+            out.append("")
+            share = d.get("irq_same_cpu")
+            out.append("Where a %s's time goes, %s (fio on CPU %s; every hop traced: about "
+                       "1 us per event): %d reads, p50 %.1f us, mean %.1f us, %.2f context "
+                       "switches, %s of the interrupts on fio's CPU; the commonest path "
+                       "(%.0f%% of reads):"
+                       % (what, t, st.get("cpu"), d["reads"], d["p50_us"], d["mean_us"],
+                          d["ctx_per_read"], "-" if share is None else "%.0f%%" % (100 * share),
+                          100 * d["path_share"]))
+            out.append("  %-60s %8s %8s %8s %9s" % ("hop", "per read", "p50 us", "mean us",
+                                                    "us / read"))
+            for h in d["hops"]:
+                out.append("  %-60s %8.2f %8.1f %8.1f %9.1f" % (
+                    h["hop"], h["per_read"], h["p50_us"], h["mean_us"], h["us_per_read"]))
+            out.append("  %-60s %8s %8s %8s %9.1f" % ("other hops", "", "", "",
+                                                      d["other_us_per_read"]))
 
     if R["mmio"]:
         out.append("")

@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 done
 if [ "$quick" = 1 ]; then
 	settings=(BENCH_REPS=2 BENCH_RUNTIME=1 "BENCH_PUMPS=startio" "BENCH_IRQS=msix"
-		BENCH_TMO_N=5 BENCH_MMIO_N=200 BENCH_FLOOR_N=100 "${settings[@]}")
+		BENCH_TMO_N=5 BENCH_MMIO_N=200 BENCH_FLOOR_N=100 BENCH_STAGES_N=100 "${settings[@]}")
 fi
 
 units=4 size=64M

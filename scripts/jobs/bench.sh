@@ -25,6 +25,7 @@
 : "${BENCH_LIGHT_TESTS:=rr4k sr1m}"	# workloads of the other modes
 : "${BENCH_MMIO_N:=1000}"	# I/Os per MMIO count (4 KiB; 1 MiB: / 8)
 : "${BENCH_FLOOR_N:=200}"	# 4 KiB reads of a floor run (1 MiB: / 20)
+: "${BENCH_STAGES_N:=200}"	# 4 KiB reads of a stages run (1 MiB: / 20)
 : "${BENCH_TMO_N:=20}"		# hung transfers for the timeout figures
 : "${BENCH_TMO_PUMPS:=startio thread}"	# pumps the timeout figures are taken with
 : "${BENCH_NVME:=1}"		# 0: skip the nvme side (kesync only)
@@ -276,6 +277,76 @@ floor_run() {
 	echo >"$TR/trace"
 }
 
+# ---- where one I/O's time goes (ftrace, every hop traced) ---------------
+
+# stages_run TARGET DEV DIRECT IRQ-REGEX EVENTS CPU: BENCH_STAGES_N 4 KiB
+# random reads on CPU, then (kesync) BENCH_STAGES_N / 20 reads of 1 MiB,
+# with every event of one I/O's path traced against the global clock:
+# the read's entry and exit (raw_syscalls, pread64), the driver's events
+# (EVENTS: kesync's, or nvme's setup and completion), the device's hard
+# interrupts, the softirqs a DpcForIsr runs in (HI and TASKLET: the
+# tasklet on 6.1, the BH workqueue after), and the scheduler's wake-ups
+# and switches.  The host orders each read's events and times every hop
+# (scripts/bench-report.py, stage_stats).  Tracing costs each event
+# about a microsecond: the figures are a breakdown, not a latency.
+stages_run() {
+	_t=$1 _dev=$2 _dir=$3 _re=$4 _evs=$5 _cpu=$6
+	[ -d "$TR/events/raw_syscalls" ] || { say STAGES-FAILED target="$_t" why=no-syscall-events; return; }
+	_flt=$(irqs_of "$_re" | awk '{ printf "%sirq == %s", (NR > 1 ? " || " : ""), $1 }')
+	[ -n "$_flt" ] || { say STAGES-FAILED target="$_t" why=no-irq; return; }
+	echo 0 >"$TR/tracing_on"
+	_clk=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$TR/trace_clock")
+	echo global >"$TR/trace_clock"
+	echo 8192 >"$TR/buffer_size_kb"
+	echo >"$TR/trace"
+	_on="irq/irq_handler_entry irq/irq_handler_exit irq/softirq_entry irq/softirq_exit"
+	_on="$_on raw_syscalls/sys_enter raw_syscalls/sys_exit sched/sched_switch sched/sched_wakeup $_evs"
+	for _e in irq/irq_handler_entry irq/irq_handler_exit; do
+		echo "$_flt" >"$TR/events/$_e/filter"
+	done
+	for _e in irq/softirq_entry irq/softirq_exit; do
+		echo 'vec == 0 || vec == 6' >"$TR/events/$_e/filter"
+	done
+	for _e in raw_syscalls/sys_enter raw_syscalls/sys_exit; do
+		echo 'id == 17' >"$TR/events/$_e/filter"
+	done
+	for _e in $_on; do
+		echo 1 >"$TR/events/$_e/enable" 2>/dev/null ||
+			say STAGES-NO-EVENT target="$_t" event="$_e"
+	done
+	_ws="4k randread 4k $BENCH_STAGES_N"
+	[ "$_dir" = 0 ] && _ws="$_ws|big read 1M $((BENCH_STAGES_N / 20))"
+	echo 1 >"$TR/tracing_on"
+	_ifs=$IFS
+	IFS='|'
+	for _w in $_ws; do
+		IFS=$_ifs
+		# shellcheck disable=SC2086 # split on purpose
+		set -- $_w
+		echo "KSTAGES $1" >"$TR/trace_marker"
+		printf '[s]\nfilename=%s\ndirect=%s\niomem_align=4k\nioengine=psync\nrw=%s\nbs=%s\nsize=%s\nnumber_ios=%s\ncpus_allowed=%s\nrandrepeat=0\n' \
+			"$_dev" "$_dir" "$2" "$3" "$BENCH_SIZE" "$4" "$_cpu" >/tmp/stages.fio
+		fio --output=/dev/null /tmp/stages.fio >/dev/null 2>&1 ||
+			say STAGES-FIO-FAILED target="$_t" what="$1"
+	done
+	IFS=$_ifs
+	echo "KSTAGES end" >"$TR/trace_marker"
+	echo 0 >"$TR/tracing_on"
+	for _e in $_on; do
+		echo 0 >"$TR/events/$_e/enable" 2>/dev/null
+		echo 0 >"$TR/events/$_e/filter" 2>/dev/null
+	done
+	{
+		echo "KESYNC-BENCH STAGES-BEGIN target=$_t cpu=$_cpu"
+		# "TIMESTAMP CPU TASK EVENT: details"
+		sed -n 's/^ *\(.*\)-[0-9]* *\[\([0-9]*\)\] [^ ]* *\([0-9]*\.[0-9]*\): \([a-z_]*\): \(.\{0,160\}\).*$/\3 \2 \1 \4 \5/p' \
+			"$TR/trace"
+		echo "KESYNC-BENCH STAGES-END"
+	} >"$R"
+	echo >"$TR/trace"
+	echo "${_clk:-local}" >"$TR/trace_clock"
+}
+
 # ---- MMIO accesses per I/O (QEMU's trace events, host side) -------------
 
 # trace_sync ON|OFF NAME: ask the host to switch QEMU's MMIO trace and
@@ -400,6 +471,8 @@ nvme_sides() {	# the nvme sides a block compares against
 
 if [ "$BENCH_NVME" = 1 ]; then
 	floor_run nvme "/dev/${TPD}n1" 1 nvme_setup_cmd "^${TP}q[1-9][0-9]*\$" 64k $((BENCH_FLOOR_N / 2))
+	stages_run nvme "/dev/${TPD}n1" 1 "^${TP}q[1-9][0-9]*\$" \
+		"nvme/nvme_setup_cmd nvme/nvme_complete_rq" "$(job_cpu nvme 0)"
 	[ "$BENCH_URING" = 1 ] &&
 		floor_run uring "/dev/${URD}n1" 1 nvme_setup_cmd "^${UR}q[1-9][0-9]*\$" 64k $((BENCH_FLOOR_N / 2))
 	for c in $TP $UR; do
@@ -488,6 +561,14 @@ if [ "$BENCH_KESYNC" = 1 ]; then
 			block "$t" $specs
 			floor_run "$t" /dev/kesync0 0 kesync_programmed \
 				'^kesync-ctl[0-9]+(-u[0-9]+)?$' 1M $((BENCH_FLOOR_N / 20))
+			stages_run "$t" /dev/kesync0 0 '^kesync-ctl[0-9]+(-u[0-9]+)?$' \
+				kesync "$(job_cpu kesync 0)"
+			case " $BENCH_FULL_IRQS " in
+			*" $irq "*)
+				stages_run "$t/other" /dev/kesync0 0 \
+					'^kesync-ctl[0-9]+(-u[0-9]+)?$' kesync \
+					"$(job_cpu kesync-other 0)" ;;
+			esac
 			mmio_suite "$t" /dev/kesync0 "$kbdf" 0
 			dump_debugfs "$t"
 			case " $BENCH_TMO_PUMPS " in
