@@ -675,6 +675,127 @@ TEST_F(cx, close_in_other_process_cancels_nothing)
 	EXPECT_EQ(1, KT_D(s1, s0, requests));
 }
 
+/* The driver's debugfs state file, whole, into @buf: its length or -1. */
+static ssize_t read_state(char *buf, size_t len)
+{
+	ssize_t n;
+	glob_t g;
+	int fd;
+
+	if (glob("/sys/kernel/debug/kesync/*/state", 0, NULL, &g) ||
+	    g.gl_pathc != 1) {
+		globfree(&g);
+		return -1;
+	}
+	fd = open(g.gl_pathv[0], O_RDONLY | O_CLOEXEC);
+	globfree(&g);
+	if (fd < 0)
+		return -1;
+	n = 0;
+	for (;;) {	/* seq_file: one page or so per read */
+		ssize_t r = read(fd, buf + n, len - 1 - n);
+
+		if (r < 0) {
+			n = -1;
+			break;
+		}
+		if (!r)
+			break;
+		n += r;
+	}
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Unit @u's part of the state file @text, or NULL. */
+static const char *unit_part(const char *text, unsigned int u, char *out,
+			     size_t len)
+{
+	char head[32];
+	const char *p, *e;
+
+	snprintf(head, sizeof(head), "\nunit %u (", u);
+	p = strstr(text, head);
+	if (!p)
+		return NULL;
+	snprintf(head, sizeof(head), "\nunit %u (", u + 1);
+	e = strstr(p + 1, head);
+	if (!e)
+		e = p + strlen(p);
+	snprintf(out, len, "%.*s", (int)(e - p), p);
+	return out;
+}
+
+/*
+ * The debugfs state file shows what the driver is doing: the unit that
+ * owns the controller, its request on the device (state, direction,
+ * position, length), a request queued behind it (on the unit's queue,
+ * or the thread pump's), and another unit's request waiting for the
+ * controller.  Then everything is killed and both units work.
+ */
+TEST_F_TIMEOUT(cx, debugfs_shows_requests, 60)
+{
+	char text[16384], u0[4096], u1[4096], want[128];
+	struct kesync_stats s0;
+	struct kesync_info info;
+	struct kt_op c;
+
+	if (self->units < 2)
+		SKIP(return, "one unit: no controller contention");
+	if (read_state(text, sizeof(text)) < 0)
+		SKIP(return, "no debugfs state file");
+	ASSERT_EQ(0, kt_info(self->fd[0], &info));
+	/* The hung request must outlive the reading: no timeout here. */
+	ASSERT_EQ(0, kt_set_timeout(self->fd[0], 30));
+	ASSERT_EQ(0, kt_stats(self->fd[1], &s0));
+	start_hung(_metadata, self, &self->a, 0, KT_SIG_DFL);
+	ASSERT_EQ(0, wait_on_device(0, 5));
+	op_init(&c, 0, KT_SIG_DFL);
+	ASSERT_EQ(0, kt_op_start(&c));
+	ASSERT_EQ(0, kt_op_blocked(&c, 5));
+	op_init(&self->b, 1, KT_SIG_DFL);
+	ASSERT_EQ(0, kt_op_start(&self->b));
+	ASSERT_EQ(0, wait_ctrl_wait(self->fd[1], s0.ctrl_waits, 5))
+		TH_LOG("unit 1 never waited for the controller");
+	ASSERT_EQ(0, kt_op_blocked(&self->b, 5));
+
+	ASSERT_LT(0, read_state(text, sizeof(text)));
+	ASSERT_NE(NULL, unit_part(text, 0, u0, sizeof(u0))) TH_LOG("%s", text);
+	ASSERT_NE(NULL, unit_part(text, 1, u1, sizeof(u1))) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "controller owner 0 ")) TH_LOG("%s", text);
+	snprintf(want, sizeof(want), " active read pos 4096 len %d ", LEN);
+	EXPECT_NE(NULL, strstr(u0, want)) TH_LOG("%s", u0);
+	if (info.pump == KESYNC_PUMP_THREAD) {
+		EXPECT_NE(NULL, strstr(text, "thread queue 1\n")) TH_LOG("%s", text);
+	} else {
+		EXPECT_NE(NULL, strstr(u0, " 1 queued")) TH_LOG("%s", u0);
+	}
+	EXPECT_NE(NULL, strstr(u1, ", waiting for the controller")) TH_LOG("%s", u1);
+	snprintf(want, sizeof(want), " wait_ctrl read pos 4096 len %d ", LEN);
+	EXPECT_NE(NULL, strstr(u1, want)) TH_LOG("%s", u1);
+
+	kill(c.pid, SIGKILL);
+	kill(self->b.pid, SIGKILL);
+	kill(self->a.pid, SIGKILL);
+	EXPECT_EQ(0, kt_op_reap(&c, PROMPT));
+	EXPECT_EQ(0, kt_op_reap(&self->b, PROMPT));
+	EXPECT_EQ(0, kt_op_reap(&self->a, PROMPT));
+	kt_op_cleanup(&c);
+	L->req[0] += 2;
+	L->cancels[0] += 2;
+	L->interrupted[0] += 2;
+	L->req[1] += 1;
+	L->cancels[1] += 1;
+	L->interrupted[1] += 1;
+	ASSERT_EQ(0, kt_set_timeout(self->fd[0], T));
+	unit_works_now(_metadata, self, 0);
+	unit_works_now(_metadata, self, 1);
+	ASSERT_LT(0, read_state(text, sizeof(text)));
+	EXPECT_NE(NULL, strstr(text, "controller owner -1 ")) TH_LOG("%s", text);
+}
+
 /*
  * A request of many partial transfers, each made slow (LATE 150 ms),
  * interrupted after some of them completed: -EINTR or the partial count,
