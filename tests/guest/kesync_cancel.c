@@ -776,11 +776,16 @@ TEST_F_TIMEOUT(cx, debugfs_shows_requests, 60)
 	snprintf(want, sizeof(want), " wait_ctrl read pos 4096 len %d ", LEN);
 	EXPECT_NE(NULL, strstr(u1, want)) TH_LOG("%s", u1);
 
+	/*
+	 * The waiters first, and gone before the hung request is: killed
+	 * after it, one of them could be granted the controller and
+	 * complete before it saw its signal.
+	 */
 	kill(c.pid, SIGKILL);
 	kill(self->b.pid, SIGKILL);
-	kill(self->a.pid, SIGKILL);
 	EXPECT_EQ(0, kt_op_reap(&c, PROMPT));
 	EXPECT_EQ(0, kt_op_reap(&self->b, PROMPT));
+	kill(self->a.pid, SIGKILL);
 	EXPECT_EQ(0, kt_op_reap(&self->a, PROMPT));
 	kt_op_cleanup(&c);
 	L->req[0] += 2;
