@@ -250,6 +250,16 @@ def fio_metrics(js, direction):
     }
 
 
+def take_block(lines, i, end):
+    """The lines from lines[i] up to the one holding end, and the index
+    after that one."""
+    body = []
+    while i < len(lines) and end not in lines[i]:
+        body.append(lines[i])
+        i += 1
+    return body, i + 1
+
+
 def parse_results(path):
     res = {"runs": {}, "fio": {}, "mmio": [], "debugfs": {}, "timeout": {},
            "info": {}, "nvme": {}, "irqs": [], "configs": {}, "floor": {},
@@ -281,11 +291,7 @@ def parse_results(path):
             res["runs"][d["n"]] = d
         elif word == "FIO-BEGIN":
             d = kv(rest)
-            text = []
-            while i < n and "KESYNC-BENCH FIO-END" not in lines[i]:
-                text.append(lines[i])
-                i += 1
-            i += 1
+            text, i = take_block(lines, i, "KESYNC-BENCH FIO-END")
             try:
                 # fio may print notes before its JSON
                 t = "\n".join(text)
@@ -297,31 +303,19 @@ def parse_results(path):
             res["problems"].append("fio failed: " + rest)
         elif word == "FLOOR-BEGIN":
             d = kv(rest)
-            ev = []
-            while i < n and "KESYNC-BENCH FLOOR-END" not in lines[i]:
-                ev.append(lines[i])
-                i += 1
-            i += 1
+            ev, i = take_block(lines, i, "KESYNC-BENCH FLOOR-END")
             res["floor"][d["target"]] = {"cpu": num(d.get("cpu")),
                                          "big_bs": d.get("big_bs"), "events": ev}
         elif word == "STAGES-BEGIN":
             d = kv(rest)
-            ev = []
-            while i < n and "KESYNC-BENCH STAGES-END" not in lines[i]:
-                ev.append(lines[i])
-                i += 1
-            i += 1
+            ev, i = take_block(lines, i, "KESYNC-BENCH STAGES-END")
             res["stages"][d["target"]] = {"cpu": num(d.get("cpu")), "events": ev}
         elif word == "MMIO-RUN":
             d = {k: num(v) for k, v in kv(rest).items()}
             res["mmio"].append(d)
         elif word == "DEBUGFS-BEGIN":
             d = kv(rest)
-            text = []
-            while i < n and "KESYNC-BENCH DEBUGFS-END" not in lines[i]:
-                text.append(lines[i])
-                i += 1
-            i += 1
+            text, i = take_block(lines, i, "KESYNC-BENCH DEBUGFS-END")
             res["debugfs"].setdefault(d["target"], {})[d["file"]] = "\n".join(text)
         elif word == "TIMEOUT-BEGIN":
             d = kv(rest)
