@@ -20,6 +20,8 @@ const char *const kesync_fault_names[] = {
     [KESYNC_FAULT_ERROR] = "error",
     [KESYNC_FAULT_SHORT] = "short",
     [KESYNC_FAULT_SPURIOUS] = "spurious",
+    [KESYNC_FAULT_REFUSE] = "refuse",
+    [KESYNC_FAULT_WRONG_TAG] = "wrong-tag",
 };
 
 enum {

@@ -189,6 +189,9 @@ static void kesync_complete(KesyncState *s, uint32_t state, uint32_t err,
     un->err = err;
     un->bytes = bytes;
     un->tag = s->xfer.tag;
+    if (s->xfer.fault == KESYNC_FAULT_WRONG_TAG) {
+        un->tag++;
+    }
     un->seq++;
     un->stat_xfers++;
     un->stat_bytes += bytes;
@@ -345,10 +348,14 @@ static void kesync_fetch(KesyncState *s)
         return;
     }
 
-    /* Faults apply to transfers whose descriptor is valid. */
+    /*
+     * Faults apply to transfers whose descriptor is valid.  REFUSE is
+     * taken by the START (kesync_start()); armed after it, it waits for
+     * the next one.
+     */
     x->fault = KESYNC_FAULT_NONE;
     x->fault_arg = 0;
-    if (un->fault_count) {
+    if (un->fault_count && un->armed_kind != KESYNC_FAULT_REFUSE) {
         un->fault_count--;
         x->fault = un->armed_kind;
         x->fault_arg = un->armed_arg;
@@ -653,6 +660,15 @@ void kesync_start(KesyncState *s, unsigned u)
             s->stat_ctrl_busy++;
             kesync_refuse(s, u, KESYNC_ERR_CTRL_BUSY);
         }
+        return;
+    }
+    if (un->fault_count && un->armed_kind == KESYNC_FAULT_REFUSE) {
+        /*
+         * As if another bus master held the controller.  Not counted in
+         * STAT_CTRL_BUSY: that counts the conflicts the guest caused.
+         */
+        un->fault_count--;
+        kesync_refuse(s, u, KESYNC_ERR_CTRL_BUSY);
         return;
     }
     memset(x, 0, sizeof(*x));

@@ -78,9 +78,12 @@ static const char *const fault_names[] = {
 	[KESYNC_FAULT_ERROR] = "error",
 	[KESYNC_FAULT_SHORT] = "short",
 	[KESYNC_FAULT_SPURIOUS] = "spurious",
+	[KESYNC_FAULT_REFUSE] = "refuse",
+	[KESYNC_FAULT_WRONG_TAG] = "wrong-tag",
 };
 
-#define KCTL_KINDS "none, hang, lost-irq, late, error, short, spurious"
+#define KCTL_KINDS \
+	"none, hang, lost-irq, late, error, short, spurious, refuse, wrong-tag"
 
 static const char *const irq_mode_names[] = {
 	[KESYNC_IRQ_MSIX] = "msix",

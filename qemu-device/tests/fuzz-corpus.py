@@ -37,7 +37,8 @@ DESC_LO, DESC_HI, DOORBELL, STATUS = 0x00, 0x04, 0x08, 0x0c
 FAULT_KIND, FAULT_COUNT, FAULT_ARG = 0x20, 0x24, 0x28
 DB_START, DB_ABORT = 1, 2
 DIR_TO_DEV = 1
-(F_HANG, F_LOST_IRQ, F_LATE, F_ERROR, F_SHORT, F_SPURIOUS) = range(1, 7)
+(F_HANG, F_LOST_IRQ, F_LATE, F_ERROR, F_SHORT, F_SPURIOUS, F_REFUSE,
+ F_WRONG_TAG) = range(1, 9)
 
 DESC = 0x100000         # guest addresses: descriptor, data, records
 DATA = 0x200000
@@ -116,7 +117,9 @@ SEEDS = {
         arm(0, F_LATE, 1, 50) + xfer(0, 0, 0, [(DATA, 512)], 8) +
         arm(1, F_SPURIOUS, 1, 0) + xfer(1, 0, 0, [(DATA, 256)], 9) +
         arm(2, F_ERROR, 1, 0) + xfer(2, DIR_TO_DEV, 0, [(DATA, 64)], 10) +
-        arm(2, F_LOST_IRQ, 1, 0) + xfer(2, 0, 0, [(DATA, 64)], 11),
+        arm(2, F_LOST_IRQ, 1, 0) + xfer(2, 0, 0, [(DATA, 64)], 11) +
+        arm(3, F_REFUSE, 1, 0) + xfer(3, 0, 0, [(DATA, 64)], 17) +
+        arm(3, F_WRONG_TAG, 1, 0) + xfer(3, 0, 0, [(DATA, 64)], 18),
     # a hung transfer, aborted, then a controller reset with a delay.
     "abort-reset": records() +
         arm(0, F_HANG, 1, 0) + xfer(0, DIR_TO_DEV, 0, [(DATA, 64)], 12) +

@@ -1494,6 +1494,82 @@ static void fault_spurious(bool qom)
     kdev_close(k);
 }
 
+/* REFUSE: the START is refused as if the controller were busy. */
+static void fault_refuse(bool qom)
+{
+    FaultEnv f;
+    Kdev *k = &f.k;
+    uint32_t rec[4];
+
+    fenv_open(&f, false);
+    arm(k, qom, 0, KESYNC_FAULT_REFUSE, 0, 2);
+    fenv_start(&f, 0, 0x21);
+    step(k, 1);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==,
+                    ST(KESYNC_STATE_ERROR, KESYNC_ERR_CTRL_BUSY));
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_TAG), ==, 0);
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_SEQ), ==, 1);
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_FAULT_COUNT), ==, 1);
+    /* Injected, not a conflict the guest caused: not counted. */
+    g_assert_cmpuint(rd(k, KESYNC_REG_STAT_CTRL_BUSY), ==, 0);
+    g_assert_cmphex(rd(k, KESYNC_REG_STATUS), ==, 0);
+    cmpl_read(k, 0, rec);
+    g_assert_cmphex(rec[1], ==, ST(KESYNC_STATE_ERROR, KESYNC_ERR_CTRL_BUSY));
+    g_assert(intx(k));
+    /* A refused START is no transfer, however long one waits. */
+    step(k, 10 * due(k, 4096));
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==,
+                    ST(KESYNC_STATE_ERROR, KESYNC_ERR_CTRL_BUSY));
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_BYTES), ==, 0);
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_SEQ), ==, 1);
+    g_assert_cmpuint(rd(k, KESYNC_REG_STAT_XFERS), ==, 0);
+    /* Another unit's START takes nothing of unit 0's fault. */
+    g_assert_cmphex(run1(k, 1, 0, 0, f.buf, 16, 0x30), ==,
+                    ST(KESYNC_STATE_DONE, 0));
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_FAULT_COUNT), ==, 1);
+    /* The second START is refused too, the third runs. */
+    fenv_start(&f, 0, 0x22);
+    step(k, 1);
+    g_assert_cmpuint(urd(k, 0, KESYNC_UNIT_SEQ), ==, 2);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==,
+                    ST(KESYNC_STATE_ERROR, KESYNC_ERR_CTRL_BUSY));
+    fenv_start(&f, 0, 0x23);
+    step(k, due(k, 4096));
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_DONE);
+    g_assert_cmphex(urd(k, 0, KESYNC_UNIT_TAG), ==, 0x23);
+    g_assert_cmpuint(fenv_written(&f, 0), ==, 4096);
+    g_assert_cmpuint(rd(k, KESYNC_REG_STAT_CTRL_BUSY), ==, 0);
+    kdev_close(k);
+}
+
+/* WRONG_TAG: the data moves, the completion names the next tag. */
+static void fault_wrong_tag(bool qom)
+{
+    FaultEnv f;
+    Kdev *k = &f.k;
+    uint32_t rec[4];
+
+    fenv_open(&f, false);
+    arm(k, qom, 1, KESYNC_FAULT_WRONG_TAG, 0, 1);
+    fenv_start(&f, 1, 0xffffffff);
+    step(k, due(k, 4096));
+    g_assert_cmphex(urd(k, 1, KESYNC_UNIT_STATUS), ==, KESYNC_STATE_DONE);
+    g_assert_cmphex(urd(k, 1, KESYNC_UNIT_TAG), ==, 0);
+    g_assert_cmpuint(urd(k, 1, KESYNC_UNIT_BYTES), ==, 4096);
+    cmpl_read(k, 1, rec);
+    g_assert_cmphex(rec[0], ==, 0);
+    g_assert_cmpuint(rec[2], ==, 4096);
+    g_assert(intx(k));
+    g_assert_cmpuint(fenv_written(&f, 1), ==, 4096);
+    /* Taken once: the next completion is true. */
+    fenv_start(&f, 1, 0x41);
+    step(k, due(k, 4096));
+    g_assert_cmphex(urd(k, 1, KESYNC_UNIT_TAG), ==, 0x41);
+    cmpl_read(k, 1, rec);
+    g_assert_cmphex(rec[0], ==, 0x41);
+    kdev_close(k);
+}
+
 static void test_fault_hang(void) { fault_hang(false); }
 static void test_fault_lost_irq(void) { fault_lost_irq(false); }
 static void test_fault_late(void) { fault_late(false); }
@@ -1506,6 +1582,10 @@ static void test_qom_late(void) { fault_late(true); }
 static void test_qom_error(void) { fault_error(true); }
 static void test_qom_short(void) { fault_short(true); }
 static void test_qom_spurious(void) { fault_spurious(true); }
+static void test_fault_refuse(void) { fault_refuse(false); }
+static void test_fault_wrong_tag(void) { fault_wrong_tag(false); }
+static void test_qom_refuse(void) { fault_refuse(true); }
+static void test_qom_wrong_tag(void) { fault_wrong_tag(true); }
 
 /* Fault arming rules: invalid descriptors and refusals do not consume. */
 static void test_fault_rules(void)
@@ -1542,20 +1622,20 @@ static void test_qom_props(void)
 
     kdev_open(&k, "%s", "");
     g_assert(!qom_set(k.qts, "fault-unit", "2"));
-    g_assert(!qom_set(k.qts, "fault-kind", "7"));
+    g_assert(!qom_set(k.qts, "fault-kind", "9"));   /* KIND_MAX + 1 */
     g_assert(!qom_set(k.qts, "fault-kind", "-1"));
     g_assert(!qom_set(k.qts, "fault-count", "\"x\""));
     g_assert(!qom_set(k.qts, "late-dma", "0"));
     g_assert(!qom_set(k.qts, "xfers", "5"));
     g_assert(!qom_set(k.qts, "surprise-removal", "3"));
     g_assert(qom_set(k.qts, "fault-unit", "1"));
-    g_assert(qom_set(k.qts, "fault-kind", "6"));
+    g_assert(qom_set(k.qts, "fault-kind", "8"));
     g_assert(qom_set(k.qts, "fault-arg", "4294967295"));
     g_assert(!qom_set(k.qts, "fault-arg", "4294967296"));
     g_assert_cmpuint(qom_get_u64(k.qts, "fault-unit"), ==, 1);
-    g_assert_cmpuint(qom_get_u64(k.qts, "fault-kind"), ==, 6);
+    g_assert_cmpuint(qom_get_u64(k.qts, "fault-kind"), ==, 8);
     g_assert(qom_set(k.qts, "fault-count", "3"));
-    g_assert_cmpuint(urd(&k, 1, KESYNC_UNIT_FAULT_KIND), ==, 6);
+    g_assert_cmpuint(urd(&k, 1, KESYNC_UNIT_FAULT_KIND), ==, 8);
     g_assert_cmpuint(urd(&k, 1, KESYNC_UNIT_FAULT_ARG), ==, 0xffffffff);
     g_assert_cmpuint(urd(&k, 1, KESYNC_UNIT_FAULT_COUNT), ==, 3);
     g_assert_cmpuint(urd(&k, 0, KESYNC_UNIT_FAULT_COUNT), ==, 0);
@@ -2606,7 +2686,8 @@ static void test_migrate_bad_stream(void)
         { "run: offset past the medium", false, { { MS_OFFSET, 8, 1 } } },
         { "run: offset 2^64-1", false, { { MS_OFFSET, 8, UINT64_MAX } } },
         { "run: reserved flags", false, { { MS_FLAGS, 4, 0x80000001u } } },
-        { "run: fault kind 7", false, { { MS_FAULT, 4, 7 } } },
+        { "run: fault kind beyond the last", false, {
+            { MS_FAULT, 4, KESYNC_FAULT_KIND_MAX + 1 } } },
         { "run: timer event 3", false, { { MS_TEV, 4, 3 } } },
         { "run: unit 2 of 2", false, { { MS_UNIT, 4, 2 } } },
         { "run: no live generation", false, { { MS_LIVE_GEN, 8, 0 } } },
@@ -2638,8 +2719,8 @@ static void test_migrate_bad_stream(void)
         { "idle: timer armed", false, {
             { MS_PHASE, 4, 0 }, { MS_LIVE_GEN, 8, 0 } } },
         /* Elsewhere. */
-        { "unit 1: armed kind 7", false, {
-            { MS_U(1, MS_U_ARMED_KIND), 4, 7 } } },
+        { "unit 1: armed kind beyond the last", false, {
+            { MS_U(1, MS_U_ARMED_KIND), 4, KESYNC_FAULT_KIND_MAX + 1 } } },
         { "unit 0: fault kind 2^32-1", false, {
             { MS_U(0, MS_U_FAULT_KIND), 4, UINT32_MAX } } },
         { "reset timer armed, no reset", false, {
@@ -3433,6 +3514,8 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/fault/error", test_fault_error);
     qtest_add_func("/kesync/fault/short", test_fault_short);
     qtest_add_func("/kesync/fault/spurious", test_fault_spurious);
+    qtest_add_func("/kesync/fault/refuse", test_fault_refuse);
+    qtest_add_func("/kesync/fault/wrong-tag", test_fault_wrong_tag);
     qtest_add_func("/kesync/fault/rules", test_fault_rules);
     qtest_add_func("/kesync/fault/misdirect", test_misdirect_reg);
     qtest_add_func("/kesync/fault/misdirect-wrap", test_misdirect_wrap);
@@ -3444,6 +3527,8 @@ int main(int argc, char **argv)
     qtest_add_func("/kesync/qom/error", test_qom_error);
     qtest_add_func("/kesync/qom/short", test_qom_short);
     qtest_add_func("/kesync/qom/spurious", test_qom_spurious);
+    qtest_add_func("/kesync/qom/refuse", test_qom_refuse);
+    qtest_add_func("/kesync/qom/wrong-tag", test_qom_wrong_tag);
     qtest_add_func("/kesync/qom/misdirect", test_misdirect_qom);
     qtest_add_func("/kesync/qom/reset-delay", test_reset_delay_qom);
     qtest_add_func("/kesync/abort", test_abort);

@@ -237,8 +237,8 @@ usage_error "timeout 12abc (trailing garbage): exit 2, names it" \
 	12abc timeout 12abc
 usage_error "fault bogus 1 (unknown kind): exit 2, names 'bogus'" \
 	bogus fault bogus 1
-usage_error "fault 7 1 (kind beyond KESYNC_FAULT_KIND_MAX): exit 2" \
-	7 fault 7 1
+usage_error "fault 9 1 (kind beyond KESYNC_FAULT_KIND_MAX): exit 2" \
+	9 fault 9 1
 usage_error "fault hang (no COUNT): exit 2" "" fault hang
 usage_error "fault hang 1001 (COUNT above 1000): exit 2, names it" \
 	1001 fault hang 1001

@@ -157,7 +157,11 @@ enum kesync_fault_kind {
 	KESYNC_FAULT_SHORT	= 5,	/* moves only ARG bytes (< length) */
 	/* an extra interrupt mid-transfer, with nothing finished */
 	KESYNC_FAULT_SPURIOUS	= 6,
-	KESYNC_FAULT_KIND_MAX	= KESYNC_FAULT_SPURIOUS,
+	/* the START is refused with ERR_CTRL_BUSY, the unit left idle */
+	KESYNC_FAULT_REFUSE	= 7,
+	/* finishes, but reports the descriptor's tag + 1 */
+	KESYNC_FAULT_WRONG_TAG	= 8,
+	KESYNC_FAULT_KIND_MAX	= KESYNC_FAULT_WRONG_TAG,
 };
 
 /* ---- Host-memory structures --------------------------------------------- */
