@@ -1048,7 +1048,7 @@ TEST_F_TIMEOUT(cx, zz_ledger_nothing_completed_twice, 30)
 		 */
 		EXPECT_GE(L->interrupted[u], KT_D(s1.st[u], L->s0.st[u], spurious))
 			TH_LOG("unit %u", u);
-		EXPECT_EQ(0, s1.st[u].hw_busy);
+		EXPECT_EQ(0, KT_D(s1.st[u], L->s0.st[u], hw_busy));
 	}
 	EXPECT_EQ(0, s1.hw.late_dma);
 	EXPECT_EQ(0, s1.hw.ctrl_busy);

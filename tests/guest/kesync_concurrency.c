@@ -197,7 +197,7 @@ static void run_workers(struct __test_metadata *_metadata, FIXTURE_DATA(conc) *s
 		 * left pending (unacknowledged) to be taken again.
 		 */
 		EXPECT_EQ(0, KT_D(b.st[u], a.st[u], spurious)) TH_LOG("unit %u", u);
-		EXPECT_EQ(0, b.st[u].hw_busy);
+		EXPECT_EQ(0, KT_D(b.st[u], a.st[u], hw_busy));
 		xfers += KT_D(b.st[u], a.st[u], requests) + KT_D(b.st[u], a.st[u], partials);
 		TH_LOG("unit %u: %lld requests, %lld partials, %lld controller waits",
 		       u, KT_D(b.st[u], a.st[u], requests),
@@ -286,7 +286,8 @@ TEST_F_TIMEOUT(conc, controller_serialises_units, 60)
 	EXPECT_LE(0.45, second - first) TH_LOG("finished %.3f s apart", second - first);
 	EXPECT_LE(1, KT_D(b.st[0], a.st[0], ctrl_waits) + KT_D(b.st[1], a.st[1], ctrl_waits));
 	EXPECT_EQ(0, b.hw.ctrl_busy);
-	EXPECT_EQ(0, b.st[0].hw_busy + b.st[1].hw_busy);
+	EXPECT_EQ(0, KT_D(b.st[0], a.st[0], hw_busy) +
+		     KT_D(b.st[1], a.st[1], hw_busy));
 	for (u = 0; u < 2; u++) {
 		EXPECT_EQ(1, KT_D(b.st[u], a.st[u], requests));
 		EXPECT_EQ(0, KT_D(b.st[u], a.st[u], timeouts));

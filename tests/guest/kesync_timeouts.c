@@ -390,6 +390,126 @@ TEST_F(tmo, error_three_in_a_row)
 	error(_metadata, self, 0, 3);
 }
 
+/*
+ * REFUSE: the device refuses the START with CTRL_BUSY, as if another bus
+ * master held the controller.  The driver counts each refusal and starts
+ * the window again, KESYNC_RETRY_MAX (module/kesync-dev.h) times in a row;
+ * one refusal more ends the request -EIO.  Either way nothing is lost: the
+ * data of a completed request is there, a failed one moved nothing.
+ */
+#define RETRY_MAX	3
+
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
+		    int wr, unsigned int count)
+{
+	uint64_t seed = kt_seed ^ (wr ? 0x4ef1 : 0x01d);
+	bool ok = count <= RETRY_MAX;
+	struct kesync_hw_stats ha, hb;
+	struct kesync_stats a, b;
+	struct kt_buf buf;
+	double dt;
+	ssize_t n;
+
+	ASSERT_EQ(0, kt_buf_alloc(&buf, LEN, 0));
+	ASSERT_EQ(0, kt_stats(self->fd, &a));
+	ASSERT_EQ(0, kt_hw(self->fd, &ha));
+	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_REFUSE, count, 0));
+	n = timed_io(self->fd, wr, &buf, 4096, seed, &dt);
+	if (ok) {
+		EXPECT_EQ(LEN, n) TH_LOG("%s", strerror(errno));
+	} else {
+		EXPECT_EQ(-1, n);
+		EXPECT_EQ(EIO, errno) TH_LOG("got %s", strerror(errno));
+	}
+	/* checkpatch-ok: BRACES: EXPECT_*() is two statements (kselftest_harness.h) */
+	if (!wr && ok) {
+		EXPECT_EQ(-1, kt_check(buf.p, LEN, seed, 4096));
+	} else if (!wr) {
+		EXPECT_EQ(-1, kt_check_byte(buf.p, LEN, 0xee));
+	}
+	EXPECT_TRUE(kt_buf_slack_ok(&buf));
+	ASSERT_EQ(0, kt_stats(self->fd, &b));
+	ASSERT_EQ(0, kt_hw(self->fd, &hb));
+	EXPECT_EQ(count, KT_D(b, a, hw_busy));
+	EXPECT_EQ(0, hb.ctrl_busy - ha.ctrl_busy);	/* injected: not counted */
+	EXPECT_EQ(ok ? 0 : 1, KT_D(b, a, errors));
+	EXPECT_EQ(0, KT_D(b, a, timeouts));
+	EXPECT_EQ(0, hb.late_dma - ha.late_dma);
+	if (wr && ok) {
+		EXPECT_EQ(0, kt_pread_check(self->fd, LEN, 4096, seed));
+		ASSERT_EQ(LEN, kt_pwrite_pat(self->fd, LEN, 4096, kt_seed ^ 0x01d));
+	}
+	units_work(_metadata, self);	/* a failed write changed nothing */
+	kt_buf_free(&buf);
+}
+
+TEST_F(tmo, refused_read_retried)
+{
+	refused(_metadata, self, 0, RETRY_MAX);
+}
+
+TEST_F(tmo, refused_write_retried)
+{
+	refused(_metadata, self, 1, 1);
+}
+
+TEST_F(tmo, refused_read_too_often_eio)
+{
+	refused(_metadata, self, 0, RETRY_MAX + 1);
+}
+
+TEST_F(tmo, refused_write_too_often_eio)
+{
+	refused(_metadata, self, 1, RETRY_MAX + 1);
+}
+
+/*
+ * WRONG_TAG: the device completes with a tag the driver never programmed.
+ * It cannot know what the device did, so it stops the unit (ABORT) and
+ * ends the request -EIO; the next request of the unit works.
+ */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void wrong_tag(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
+		      int wr)
+{
+	struct kesync_hw_stats ha, hb;
+	struct kesync_stats a, b;
+	struct kt_buf buf;
+	double dt;
+
+	ASSERT_EQ(0, kt_buf_alloc(&buf, LEN, 0));
+	ASSERT_EQ(0, kt_stats(self->fd, &a));
+	ASSERT_EQ(0, kt_hw(self->fd, &ha));
+	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_WRONG_TAG, 1, 0));
+	EXPECT_EQ(-1, timed_io(self->fd, wr, &buf, 4096, kt_seed ^ 0x7a6, &dt));
+	EXPECT_EQ(EIO, errno) TH_LOG("got %s", strerror(errno));
+	EXPECT_GT(1, dt);
+	EXPECT_TRUE(kt_buf_slack_ok(&buf));
+	ASSERT_EQ(0, kt_stats(self->fd, &b));
+	ASSERT_EQ(0, kt_hw(self->fd, &hb));
+	EXPECT_EQ(1, KT_D(b, a, errors));
+	EXPECT_EQ(0, KT_D(b, a, timeouts));
+	EXPECT_EQ(0, KT_D(b, a, resets));
+	EXPECT_EQ(0, KT_D(b, a, hw_busy));
+	EXPECT_EQ(0, hb.late_dma - ha.late_dma);
+	/* The device did move the window: the known data goes back. */
+	if (wr)
+		ASSERT_EQ(LEN, kt_pwrite_pat(self->fd, LEN, 4096, kt_seed ^ 0x01d));
+	units_work(_metadata, self);
+	kt_buf_free(&buf);
+}
+
+TEST_F(tmo, wrong_tag_read_eio)
+{
+	wrong_tag(_metadata, self, 0);
+}
+
+TEST_F(tmo, wrong_tag_write_eio)
+{
+	wrong_tag(_metadata, self, 1);
+}
+
 /* SHORT: the device moves fewer bytes; the driver programs the rest. */
 /* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
 static void shorts(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
@@ -539,7 +659,7 @@ TEST_F_TIMEOUT(tmo, stuck_reset_after_hang, 40)
 	EXPECT_EQ(1, s1.hw.resets - s0.hw.resets);
 	EXPECT_EQ(0, s1.hw.ctrl_busy);
 	EXPECT_EQ(0, s1.hw.late_dma);
-	EXPECT_EQ(0, KT_SUM(&s1, hw_busy));
+	EXPECT_EQ(0, KT_SUM(&s1, hw_busy) - KT_SUM(&s0, hw_busy));
 	units_work(_metadata, self);
 	kt_buf_free(&buf);
 }
