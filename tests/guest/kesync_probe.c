@@ -336,6 +336,57 @@ static int irqoff_counts(const char *path, unsigned long long *isr,
 	return n == 3 ? 0 : -1;
 }
 
+/*
+ * A PCI device that is not a kesync controller, bound to kesync by hand
+ * (driver_override, then the driver's bind file): the probe refuses it
+ * with -ENODEV before it writes a register, and it stays without a driver.
+ * The params-msi boot adds two (tests/matrix): QEMU's edu device, whose
+ * BAR0 (1 MiB) starts with its own identification register, not MAGIC;
+ * and an ivshmem-plain, whose BAR0 (256 bytes) is smaller than
+ * KESYNC_BAR0_SIZE.  The controller goes on working.
+ */
+TEST(foreign_devices_refused)
+{
+	static const struct {
+		unsigned long vendor, device;
+		const char *what;
+	} devs[] = {
+		{ 0x1234, 0x11e8, "edu (MAGIC differs)" },
+		{ 0x1af4, 0x1110, "ivshmem-plain (BAR0 too small)" },
+	};
+	char bdf[64], path[192];
+	unsigned char buf[512];
+	unsigned int i, found = 0;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(devs); i++) {
+		if (kt_find_pci_id(devs[i].vendor, devs[i].device, bdf, sizeof(bdf)))
+			continue;
+		found++;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+		ASSERT_NE(0, access(path, F_OK)) TH_LOG("%s has a driver", bdf);
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/driver_override", bdf);
+		ASSERT_EQ(0, kt_write_file(path, "kesync"))
+			TH_LOG("%s: %s", path, strerror(errno));
+		errno = 0;
+		EXPECT_EQ(-1, kt_write_file(KT_DRIVER_DIR "/bind", bdf))
+			TH_LOG("%s %s: bound", devs[i].what, bdf);
+		EXPECT_EQ(ENODEV, errno)
+			TH_LOG("%s: %s", devs[i].what, strerror(errno));
+		EXPECT_EQ(0, kt_write_file(path, "\n"));
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+		EXPECT_NE(0, access(path, F_OK)) TH_LOG("%s has a driver", bdf);
+	}
+	if (!found)
+		SKIP(return, "no foreign PCI device (the params-msi boot has them)");
+	EXPECT_EQ(2, found);
+	fd = open("/dev/kesync0", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open /dev/kesync0: %s", strerror(errno));
+	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 0));
+	close(fd);
+}
+
 #define IRQOFF_PARAM	"/sys/module/kesync/parameters/irqoff_stats"
 
 /* The parameter as the boot set it, put back whatever the test did. */

@@ -923,8 +923,9 @@ static inline unsigned long kt_read_hex(const char *path)
 	return strtoul(buf, NULL, 16);
 }
 
-/* The kesync PCI device, bound or not (by vendor:device), or -1. */
-static inline int kt_find_pci(char *out, size_t len)
+/* The first PCI device @vendor:@device, bound or not, or -1. */
+static inline int kt_find_pci_id(unsigned long vendor, unsigned long device,
+				 char *out, size_t len)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
@@ -938,10 +939,10 @@ static inline int kt_find_pci(char *out, size_t len)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		if (kt_read_hex(p) != KESYNC_PCI_VENDOR_ID)
+		if (kt_read_hex(p) != vendor)
 			continue;
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-		if (kt_read_hex(p) != KESYNC_PCI_DEVICE_ID)
+		if (kt_read_hex(p) != device)
 			continue;
 		snprintf(out, len, "%s", e->d_name);
 		ret = 0;
@@ -949,6 +950,12 @@ static inline int kt_find_pci(char *out, size_t len)
 	}
 	closedir(d);
 	return ret;
+}
+
+/* The kesync PCI device, bound or not (by vendor:device), or -1. */
+static inline int kt_find_pci(char *out, size_t len)
+{
+	return kt_find_pci_id(KESYNC_PCI_VENDOR_ID, KESYNC_PCI_DEVICE_ID, out, len);
 }
 
 /*
