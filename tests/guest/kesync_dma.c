@@ -506,38 +506,6 @@ TEST_F_TIMEOUT(line, reads_sharing_cache_lines, 60)
 
 #define KT_SWIOTLB_FULL	"swiotlb buffer is full"
 
-/* /dev/kmsg positioned after the last record: what comes next. */
-static int kmsg_open_end(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Does a kernel log record logged since kmsg_open_end() contain @s? */
-static bool kmsg_says(int fd, const char *s)
-{
-	char rec[8192];
-	bool found = false;
-	ssize_t n;
-
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;	/* records were overwritten: go on */
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		if (strstr(rec, s))
-			found = true;
-	}
-	return found;
-}
-
 struct queued {
 	int fd;
 	uint8_t *buf;
@@ -638,7 +606,7 @@ TEST_F_TIMEOUT(queue, max_inflight_behind_slow_transfer, 180)
 		else
 			memset(q[i].buf, 0xee, q[i].len);
 	}
-	kmsg = kmsg_open_end();
+	kmsg = kt_kmsg_open_end();
 	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
 
 	ASSERT_EQ(0, kt_fault(self->fd[0], KESYNC_FAULT_LATE, 1, 2000000));
@@ -666,7 +634,7 @@ TEST_F_TIMEOUT(queue, max_inflight_behind_slow_transfer, 180)
 		bad = kt_check(q[i].buf, q[i].len, q[i].seed, 0);
 		EXPECT_EQ(-1, bad) TH_LOG("request %u: byte %zd differs", i, bad);
 	}
-	EXPECT_FALSE(kmsg_says(kmsg, KT_SWIOTLB_FULL))
+	EXPECT_FALSE(kt_kmsg_says(kmsg, KT_SWIOTLB_FULL))
 		TH_LOG("the kernel log says \"" KT_SWIOTLB_FULL "\"");
 	close(kmsg);
 	for (i = 0; i < n; i++)

@@ -1084,6 +1084,38 @@ static inline void kt_health(struct __test_metadata *_metadata, int allow_dma_er
 	}
 }
 
+/* /dev/kmsg positioned after the last record: what comes next. */
+static inline int kt_kmsg_open_end(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Does a kernel log record logged since kt_kmsg_open_end() contain @s? */
+static inline bool kt_kmsg_says(int fd, const char *s)
+{
+	char rec[8192];
+	bool found = false;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records were overwritten: go on */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, s))
+			found = true;
+	}
+	return found;
+}
+
 /*
  * The last test of a program: kt_health() once everything else ran.  The
  * harness runs TEST()s (its global fixture) first and fixtures in the order
