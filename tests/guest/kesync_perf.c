@@ -15,6 +15,9 @@
  *			the offsets the event's format file gives
  *   timeout_reset	a hung transfer (1 s timeout): one kesync_timeout,
  *			at least one kesync_reset
+ *   with_ftrace	perf and tracefs attached to the same events at once
+ *			(two probes on each tracepoint): each sees every
+ *			event of a 1 MiB write and read back
  *
  * Unit 0 is this program's alone while it runs (the runner runs one
  * program at a time).  Every wait is bounded.
@@ -26,7 +29,8 @@
 
 #include "kesync_test.h"
 
-#define PF_TRACEFS	"/sys/kernel/tracing/events/kesync"
+#define PF_TRACING	"/sys/kernel/tracing"
+#define PF_TRACEFS	PF_TRACING "/events/kesync"
 #define PF_MAXCPU	64
 #define PF_RING		8		/* data pages of a sampling ring */
 
@@ -260,6 +264,7 @@ FIXTURE_TEARDOWN(pf)
 	if (self->fd < 0)
 		return;
 	kt_fault(self->fd, KESYNC_FAULT_NONE, 0, 0);
+	kt_write_file(PF_TRACEFS "/enable", "0");
 	if (self->saved_timeout > 0)
 		kt_set_timeout(self->fd, self->saved_timeout);
 	close(self->fd);
@@ -383,6 +388,73 @@ TEST_F_TIMEOUT(pf, timeout_reset, 60)
 	EXPECT_EQ((ssize_t)KT_PAGE, kt_pwrite_pat(self->fd, KT_PAGE, 0,
 						  kt_seed ^ 0x7e5));
 	EXPECT_EQ(0, kt_pread_check(self->fd, KT_PAGE, 0, kt_seed ^ 0x7e5));
+}
+
+/* How many lines of the trace buffer record kesync:@name; -1 on error. */
+static long long ftrace_count(const char *name)
+{
+	char line[1024], tag[64];
+	long long n = 0;
+	FILE *f;
+
+	snprintf(tag, sizeof(tag), " %s: ", name);
+	f = fopen(PF_TRACING "/trace", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, tag))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Empty the trace buffer (an open with O_TRUNC does). */
+static int ftrace_clear(void)
+{
+	int fd = open(PF_TRACING "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Every kesync event into the trace buffer (emptied first), or none. */
+static int ftrace_switch(int on)
+{
+	if (on && ftrace_clear())
+		return -1;
+	if (kt_write_file(PF_TRACEFS "/enable", on ? "1" : "0"))
+		return -1;
+	return kt_write_file(PF_TRACING "/tracing_on", "1");
+}
+
+TEST_F_TIMEOUT(pf, with_ftrace, 60)
+{
+	struct pf_event ev[E_N];
+	long long n;
+	int e;
+
+	for (e = 0; e < E_N; e++)
+		ASSERT_EQ(0, pf_open(&ev[e], pf_names[e], 0));
+	ASSERT_EQ(0, ftrace_switch(1)) TH_LOG("tracefs: %s", strerror(errno));
+	for (e = 0; e < E_N; e++)
+		ASSERT_EQ(0, pf_enable(&ev[e], 1));
+	ASSERT_EQ((ssize_t)KT_MIB, kt_pwrite_pat(self->fd, KT_MIB, 0,
+						 kt_seed ^ 0xf7));
+	ASSERT_EQ(0, kt_pread_check(self->fd, KT_MIB, 0, kt_seed ^ 0xf7));
+	for (e = 0; e < E_N; e++)
+		ASSERT_EQ(0, pf_enable(&ev[e], 0));
+	ASSERT_EQ(0, ftrace_switch(0));
+	for (e = 0; e < E_N; e++) {
+		n = pf_count(&ev[e]);
+		TH_LOG("kesync:%s perf %lld ftrace %lld", pf_names[e], n,
+		       ftrace_count(pf_names[e]));
+		EXPECT_LT(0, n);
+		EXPECT_EQ(n, ftrace_count(pf_names[e]));
+		pf_close(&ev[e]);
+	}
+	EXPECT_EQ(0, ftrace_clear());
 }
 
 TEST_HARNESS_MAIN
