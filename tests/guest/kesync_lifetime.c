@@ -386,6 +386,60 @@ TEST_F_TIMEOUT(life, dead_controller_after_stuck_reset, 90)
 }
 
 /*
+ * A controller whose reset does not finish at remove(): remove() waits
+ * reset_timeout_ms (1 s) for it, says so and lets go with bus mastering
+ * off, instead of hanging the unbind.  The next probe's reset write is
+ * ignored by the device while that reset runs (docs/hardware.md 10.2): it
+ * waits the reset out (up to KESYNC_PROBE_RESET_US, 11 s) and binds, with
+ * the data on the media.
+ */
+#define STUCK_US	10000000	/* the most KESYNC_IOC_FAULT takes */
+
+TEST_F_TIMEOUT(life, remove_lets_go_of_stuck_reset, 90)
+{
+	unsigned int u;
+	double dt;
+	int kmsg, fd = kt_open_unit(0);
+
+	ASSERT_LE(0, fd);
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+
+		ASSERT_LE(0, f);
+		ASSERT_EQ(LEN, kt_pwrite_pat(f, LEN, STABLE_OFF, STABLE_SEED(u)));
+		close(f);
+	}
+	/* The next controller reset, remove()'s, takes STUCK_US. */
+	ASSERT_EQ(0, kt_fault_ex(fd, KESYNC_FAULT_NONE, 0, 0,
+				 KESYNC_FAULT_F_RESET_DELAY, STUCK_US));
+	close(fd);
+	kmsg = kt_kmsg_open_end();
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	dt = kt_now();
+	ASSERT_EQ(0, bind_driver(self->bdf, 0)) TH_LOG("unbind: %s", strerror(errno));
+	self->unbound = 1;
+	dt = kt_now() - dt;
+	TH_LOG("unbind took %.2f s", dt);
+	EXPECT_GT(STUCK_US / 1e6 / 2, dt);
+	EXPECT_TRUE(kt_kmsg_says(kmsg, "reset not done at remove"));
+	close(kmsg);
+
+	dt = kt_now();
+	ASSERT_EQ(0, bind_driver(self->bdf, 1)) TH_LOG("bind: %s", strerror(errno));
+	self->unbound = 0;
+	TH_LOG("bind took %.2f s", kt_now() - dt);
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+
+		ASSERT_LE(0, f);
+		EXPECT_EQ(0, kt_pread_check(f, LEN, STABLE_OFF, STABLE_SEED(u)))
+			TH_LOG("unit %u after the bind: %s", u, strerror(errno));
+		close(f);
+	}
+}
+
+/*
  * insmod/rmmod with I/O on every unit in between, 3 warm-up cycles then
  * two windows of N cycles: a cache that grows by at least one object per
  * cycle in both windows leaks.
