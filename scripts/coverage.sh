@@ -107,7 +107,7 @@ if [ "$report" = 0 ]; then
 	snap_gcno
 	python3 "$KESYNC_ROOT/scripts/runner.py" --coverage --debug-tier \
 		--qemu-dir "$qdir" --gcov-dir "$out/gcda" --logdir "$out/logs" \
-		--guest-timeout 1800 "${args[@]}" || rc=$?
+		--guest-timeout 3600 "${args[@]}" || rc=$?
 fi
 rm -rf "$out/json" "$out/html"
 mkdir -p "$out/json" "$out/html"

@@ -41,7 +41,9 @@ kesync_job_setup() {
 # a failure with the kernel log lines of that window).  Its TAP goes to
 # the console.
 # The time limit is timeout= of /kesync/bin/NAME.settings (kselftest's
-# convention), else KESYNC_TEST_TIMEOUT, else 120 s.  A program that left
+# convention), else KESYNC_TEST_TIMEOUT, else 120 s, times
+# KESYNC_TIMEOUT_SCALE ('make coverage': its gcov kernel is slower than
+# the budgets are made for).  A program that left
 # the module unloaded (a failed lifetime test) does not take the rest down:
 # the module is loaded again first.
 kesync_test() {
@@ -52,6 +54,7 @@ kesync_test() {
 		_t=$(sed -n 's/^timeout=//p' "/kesync/bin/$_name.settings")
 		[ -n "$_t" ] && _to=$_t
 	fi
+	_to=$((_to * ${KESYNC_TIMEOUT_SCALE:-1}))
 	if [ ! -d /sys/module/kesync ]; then
 		echo "# kesync.ko was not loaded: loading it again"
 		# shellcheck disable=SC2119 # the boot's parameters only

@@ -200,9 +200,17 @@ def load_matrix(path):
     return configs
 
 
-def guest_job(cfg, seed):
+# 'make coverage' boots every program on the debug kernel built with gcov,
+# which runs them slower than the debug tier's budgets (.settings) allow:
+# kesync_test (scripts/guest-lib.sh) multiplies each by this.
+COVERAGE_TIMEOUT_SCALE = 3
+
+
+def guest_job(cfg, seed, timeout_scale=1):
     # /init runs the job in a child shell: the helpers must be sourced.
     lines = [". /etc/kesync/lib.sh", "export KESYNC_SEED=%d" % seed]
+    if timeout_scale != 1:
+        lines.append("export KESYNC_TIMEOUT_SCALE=%d" % timeout_scale)
     if cfg["flags"] & {"--host-hook", "--migrate"}:
         lines.append("export KESYNC_HOST_HOOK=1")
     if "--migrate" in cfg["flags"]:
@@ -585,7 +593,8 @@ def run_config(cfg, args):
     with tempfile.TemporaryDirectory(prefix="kesync-") as tmp:
         job = os.path.join(tmp, "job.sh")
         with open(job, "w") as f:
-            f.write(guest_job(cfg, args.seed))
+            f.write(guest_job(cfg, args.seed, COVERAGE_TIMEOUT_SCALE
+                              if args.coverage else 1))
         logf = os.path.join(args.logdir, name + ".log")
         if os.path.exists(logf):
             os.unlink(logf)

@@ -129,6 +129,20 @@ def test_coverage_selection():
           names == ["reset", "debug"], names)
 
 
+def test_coverage_timeouts():
+    """Under 'make coverage' (gcov on the debug kernel) every program
+    gets COVERAGE_TIMEOUT_SCALE times its budget: kesync_lifetime was
+    killed at its 400 s, and what it had not yet run was not counted."""
+    c = dict(cfg("debug", debug=True), tests=["kesync_a"])
+    plain = runner.guest_job(c, 7)
+    scaled = runner.guest_job(c, 7, runner.COVERAGE_TIMEOUT_SCALE)
+    check("coverage: programs get a longer budget",
+          "export KESYNC_TIMEOUT_SCALE=%d" % runner.COVERAGE_TIMEOUT_SCALE
+          in scaled and runner.COVERAGE_TIMEOUT_SCALE > 1, scaled)
+    check("coverage: other runs keep the budgets of .settings",
+          "KESYNC_TIMEOUT_SCALE" not in plain, plain)
+
+
 def test_debug_rerun():
     r = runner.rerun_guest(cfg("debug", debug=True), Args, "kesync_b")
     check("rerun: debug config asks for the debug tier",
@@ -297,6 +311,7 @@ def main():
     test_slice()
     test_debug_rerun()
     test_coverage_selection()
+    test_coverage_timeouts()
     test_two_failures_printed_once_each()
     test_died()
     test_progress_order()
