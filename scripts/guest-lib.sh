@@ -43,9 +43,10 @@ kesync_job_setup() {
 # The time limit is timeout= of /kesync/bin/NAME.settings (kselftest's
 # convention), else KESYNC_TEST_TIMEOUT, else 120 s, times
 # KESYNC_TIMEOUT_SCALE ('make coverage': its gcov kernel is slower than
-# the budgets are made for).  A program that left
-# the module unloaded (a failed lifetime test) does not take the rest down:
-# the module is loaded again first.
+# the budgets are made for).  A program that left the module unloaded, or
+# loaded with its device unbound (a failed lifetime test), does not take
+# the rest down: the module is loaded again first (after a device removal,
+# the last program of its boot, that finds no device and says so).
 kesync_test() {
 	_name=$1
 	shift
@@ -57,6 +58,13 @@ kesync_test() {
 	_to=$((_to * ${KESYNC_TIMEOUT_SCALE:-1}))
 	if [ ! -d /sys/module/kesync ]; then
 		echo "# kesync.ko was not loaded: loading it again"
+		# shellcheck disable=SC2119 # the boot's parameters only
+		kesync_load
+	elif [ ! -e /dev/kesync0 ]; then
+		# Loaded, but the device is not bound (a lifetime test killed
+		# between an unbind and its bind): start from a fresh load.
+		echo "# /dev/kesync0 is missing: loading kesync.ko again"
+		rmmod kesync || echo "# rmmod kesync failed"
 		# shellcheck disable=SC2119 # the boot's parameters only
 		kesync_load
 	fi
