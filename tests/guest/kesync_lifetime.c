@@ -170,6 +170,38 @@ FIXTURE_TEARDOWN(life)
 #define STABLE_OFF	(4 * KT_MIB)
 #define STABLE_SEED(u)	(kt_seed ^ (0x57ab1e + (u)))
 
+/* Every unit's stable region written... */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void stable_write(struct __test_metadata *_metadata, FIXTURE_DATA(life) *self)
+{
+	unsigned int u;
+
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+
+		ASSERT_LE(0, f);
+		ASSERT_EQ(LEN, kt_pwrite_pat(f, LEN, STABLE_OFF, STABLE_SEED(u)));
+		close(f);
+	}
+}
+
+/* ...and read back after @what. */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void stable_check(struct __test_metadata *_metadata, FIXTURE_DATA(life) *self,
+			 const char *what)
+{
+	unsigned int u;
+
+	for (u = 0; u < self->units; u++) {
+		int f = kt_open_unit(u);
+
+		ASSERT_LE(0, f);
+		EXPECT_EQ(0, kt_pread_check(f, LEN, STABLE_OFF, STABLE_SEED(u)))
+			TH_LOG("unit %u after the %s: %s", u, what, strerror(errno));
+		close(f);
+	}
+}
+
 TEST_F_TIMEOUT(life, unbind_bind_during_io, 90)
 {
 	struct pollfd pfd;
@@ -335,13 +367,7 @@ TEST_F_TIMEOUT(life, dead_controller_after_stuck_reset, 90)
 	uint8_t b[4096];
 
 	ASSERT_LE(0, fd);
-	for (u = 0; u < self->units; u++) {
-		int f = kt_open_unit(u);
-
-		ASSERT_LE(0, f);
-		ASSERT_EQ(LEN, kt_pwrite_pat(f, LEN, STABLE_OFF, STABLE_SEED(u)));
-		close(f);
-	}
+	stable_write(_metadata, self);
 	ASSERT_EQ(0, kt_set_timeout(fd, 1));
 	/* 10 s: longer than the 3 attempts of 1 s. */
 	ASSERT_EQ(0, kt_fault_ex(fd, KESYNC_FAULT_HANG, 1, 0,
@@ -375,14 +401,7 @@ TEST_F_TIMEOUT(life, dead_controller_after_stuck_reset, 90)
 	ASSERT_EQ(0, bind_driver(self->bdf, 1)) TH_LOG("bind: %s", strerror(errno));
 	self->unbound = 0;
 	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
-	for (u = 0; u < self->units; u++) {
-		int f = kt_open_unit(u);
-
-		ASSERT_LE(0, f);
-		EXPECT_EQ(0, kt_pread_check(f, LEN, STABLE_OFF, STABLE_SEED(u)))
-			TH_LOG("unit %u after the rebind: %s", u, strerror(errno));
-		close(f);
-	}
+	stable_check(_metadata, self, "rebind");
 }
 
 /*
@@ -397,18 +416,11 @@ TEST_F_TIMEOUT(life, dead_controller_after_stuck_reset, 90)
 
 TEST_F_TIMEOUT(life, remove_lets_go_of_stuck_reset, 90)
 {
-	unsigned int u;
 	double dt;
 	int kmsg, fd = kt_open_unit(0);
 
 	ASSERT_LE(0, fd);
-	for (u = 0; u < self->units; u++) {
-		int f = kt_open_unit(u);
-
-		ASSERT_LE(0, f);
-		ASSERT_EQ(LEN, kt_pwrite_pat(f, LEN, STABLE_OFF, STABLE_SEED(u)));
-		close(f);
-	}
+	stable_write(_metadata, self);
 	/* The next controller reset, remove()'s, takes STUCK_US. */
 	ASSERT_EQ(0, kt_fault_ex(fd, KESYNC_FAULT_NONE, 0, 0,
 				 KESYNC_FAULT_F_RESET_DELAY, STUCK_US));
@@ -429,14 +441,7 @@ TEST_F_TIMEOUT(life, remove_lets_go_of_stuck_reset, 90)
 	self->unbound = 0;
 	TH_LOG("bind took %.2f s", kt_now() - dt);
 	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 10));
-	for (u = 0; u < self->units; u++) {
-		int f = kt_open_unit(u);
-
-		ASSERT_LE(0, f);
-		EXPECT_EQ(0, kt_pread_check(f, LEN, STABLE_OFF, STABLE_SEED(u)))
-			TH_LOG("unit %u after the bind: %s", u, strerror(errno));
-		close(f);
-	}
+	stable_check(_metadata, self, "bind");
 }
 
 /*
