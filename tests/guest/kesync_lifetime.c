@@ -421,12 +421,12 @@ TEST_F_TIMEOUT(life, remove_lets_go_of_stuck_reset, 90)
 
 	ASSERT_LE(0, fd);
 	stable_write(_metadata, self);
+	kmsg = kt_kmsg_open_end();
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
 	/* The next controller reset, remove()'s, takes STUCK_US. */
 	ASSERT_EQ(0, kt_fault_ex(fd, KESYNC_FAULT_NONE, 0, 0,
 				 KESYNC_FAULT_F_RESET_DELAY, STUCK_US));
 	close(fd);
-	kmsg = kt_kmsg_open_end();
-	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
 	dt = kt_now();
 	ASSERT_EQ(0, bind_driver(self->bdf, 0)) TH_LOG("unbind: %s", strerror(errno));
 	self->unbound = 1;

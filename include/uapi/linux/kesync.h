@@ -84,9 +84,9 @@ struct kesync_info {
  * @spurious: interrupts with nothing finished
  * @errors: requests that ended with an error other than a timeout or cancel
  * @short_xfers: transfers that moved fewer bytes than programmed
- * @hw_busy: controller-busy refusals seen from the hardware (0 unless the
- *	device's KESYNC_FAULT_REFUSE is armed: the controller object
- *	prevents them)
+ * @hw_busy: START refusals seen from the hardware, controller or unit
+ *	busy (0 unless the device's KESYNC_FAULT_REFUSE is armed: the
+ *	controller object prevents them)
  * @reserved: zero
  */
 struct kesync_stats {
