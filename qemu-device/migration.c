@@ -110,7 +110,9 @@ static const char *kesync_loaded_bad(KesyncState *s)
         if (!kesync_xfer_desc_ok(s, x)) {
             return "bad transfer descriptor";
         }
-        if (x->fault > KESYNC_FAULT_KIND_MAX) {
+        /* REFUSE is taken by a START, never by a transfer. */
+        if (x->fault > KESYNC_FAULT_KIND_MAX ||
+            x->fault == KESYNC_FAULT_REFUSE) {
             return "bad transfer fault kind";
         }
         /* RUN may have seen its timer fire already, HANG never arms it. */

@@ -2688,6 +2688,8 @@ static void test_migrate_bad_stream(void)
         { "run: reserved flags", false, { { MS_FLAGS, 4, 0x80000001u } } },
         { "run: fault kind beyond the last", false, {
             { MS_FAULT, 4, KESYNC_FAULT_KIND_MAX + 1 } } },
+        { "run: REFUSE taken by a transfer", false, {
+            { MS_FAULT, 4, KESYNC_FAULT_REFUSE } } },
         { "run: timer event 3", false, { { MS_TEV, 4, 3 } } },
         { "run: unit 2 of 2", false, { { MS_UNIT, 4, 2 } } },
         { "run: no live generation", false, { { MS_LIVE_GEN, 8, 0 } } },
