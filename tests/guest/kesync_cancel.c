@@ -446,30 +446,10 @@ static int start_reader(pthread_t *th, struct reader *r, int fd)
 /* Does the driver's debugfs state show a transfer of @unit on the device? */
 static int unit_on_device(unsigned int unit)
 {
-	char line[512];
-	glob_t g;
-	int cur = -1, busy = 0;
-	unsigned int u;
-	FILE *f;
+	unsigned int tag;
+	int busy;
 
-	if (glob("/sys/kernel/debug/kesync/*/state", 0, NULL, &g) ||
-	    g.gl_pathc != 1) {
-		globfree(&g);
-		return -1;
-	}
-	f = fopen(g.gl_pathv[0], "r");
-	globfree(&g);
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "unit %u ", &u) == 1)
-			cur = u;
-		else if (cur == (int)unit &&
-			 sscanf(line, "  isr: timer_count %*d busy %d", &busy) == 1)
-			break;
-	}
-	fclose(f);
-	return busy;
+	return kt_unit_isr(unit, &busy, &tag) ? -1 : busy;
 }
 
 /*

@@ -34,6 +34,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -352,6 +353,63 @@ static inline int kt_fault_ex(int fd, unsigned int kind, unsigned int count,
 	f.flags = flags;
 	f.reset_delay_us = reset_delay_us;
 	return ioctl(fd, KESYNC_IOC_FAULT, &f);
+}
+
+/* The driver's debugfs state file (module/kesync-debugfs.c), or NULL. */
+static inline FILE *kt_state_open(void)
+{
+	glob_t g;
+	FILE *f = NULL;
+
+	if (!glob("/sys/kernel/debug/kesync/*/state", 0, NULL, &g) &&
+	    g.gl_pathc == 1)
+		f = fopen(g.gl_pathv[0], "r");
+	globfree(&g);
+	return f;
+}
+
+/*
+ * Unit @unit's interrupt-side state from the state file: whether a
+ * transfer of it is on the device (@busy) and that transfer's tag (@tag).
+ * 0, or -1 without the file.
+ */
+static inline int kt_unit_isr(unsigned int unit, int *busy, unsigned int *tag)
+{
+	FILE *f = kt_state_open();
+	int cur = -1, ret = -1;
+	char line[512];
+	unsigned int u;
+
+	if (!f)
+		return -1;
+	while (ret && fgets(line, sizeof(line), f)) {
+		const char *b = strstr(line, " busy "), *t = strstr(line, " tag ");
+
+		if (sscanf(line, "unit %u ", &u) == 1)
+			cur = u;
+		else if (cur == (int)unit && !strncmp(line, "  isr: timer_count ", 19) &&
+			 b && t && sscanf(b, " busy %d", busy) == 1 &&
+			 sscanf(t, " tag %u", tag) == 1)
+			ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Is a controller reset in progress (the state file's view)?  Or -1. */
+static inline int kt_ctrl_resetting(void)
+{
+	FILE *f = kt_state_open();
+	int r = -1, v;
+	char line[512];
+
+	if (!f)
+		return -1;
+	while (r < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "  isr: resetting %d ", &v) == 1)
+			r = v;
+	fclose(f);
+	return r;
 }
 
 static inline unsigned int kt_units(void)

@@ -713,6 +713,124 @@ TEST_F_TIMEOUT(tmo, user_reset_during_transfer, 30)
 	units_work(_metadata, self);
 }
 
+/*
+ * Wait, at most @s seconds, until unit 0 has a transfer on the device
+ * whose tag is not @old (the driver gives each START a new tag): its
+ * tag, or 0.
+ */
+static unsigned int wait_new_transfer(unsigned int old, double s)
+{
+	double end = kt_now() + s;
+	unsigned int tag;
+	int busy;
+
+	do {
+		if (kt_unit_isr(0, &busy, &tag))
+			return 0;
+		if (busy == 1 && tag != old && tag)
+			return tag;
+		usleep(1000);
+	} while (kt_now() < end);
+	return 0;
+}
+
+/*
+ * Controller resets that end the same transfer again and again (another
+ * unit's timeouts or user resets): the driver starts it again after each,
+ * KESYNC_RETRY_MAX times in a row; the reset after that ends the request
+ * -EIO.  Each transfer hangs (HANG) so that the next reset finds it on
+ * the device: a reset clears armed faults, so the next HANG is armed
+ * while that reset runs (RESET_DELAY_US), before the driver can start the
+ * transfer again.  KESYNC_IOC_RESET returns once the reset is over, so a
+ * child asks for it.  Nothing times out and no DMA follows a reset.
+ */
+#define RESET_US	1000000
+
+/* KESYNC_IOC_RESET on @fd in a child; once the reset runs, its pid. */
+static pid_t reset_started(int fd)
+{
+	pid_t pid = fork();
+	double end;
+
+	if (!pid)
+		_exit(ioctl(fd, KESYNC_IOC_RESET) ? errno : 0);
+	if (pid < 0)
+		return -1;
+	end = kt_now() + 5;
+	while (kt_ctrl_resetting() == 0 && kt_now() < end)
+		usleep(1000);
+	return pid;
+}
+
+/* The child's ioctl result (0 or an errno value), -1 if not within @s. */
+static int reset_result(pid_t pid, double s)
+{
+	double end = kt_now() + s;
+	int status;
+
+	for (;;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (kt_now() > end)
+			break;
+		usleep(1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+TEST_F_TIMEOUT(tmo, user_resets_in_a_row_end_transfer, 60)
+{
+	struct kesync_hw_stats h0, h;
+	struct kesync_stats a, b;
+	unsigned int i, tag = 0;
+	struct kt_op op;
+	int busy;
+	pid_t pid;
+
+	if (kt_unit_isr(0, &busy, &tag))
+		SKIP(return, "no debugfs state file");
+	tag = 0;
+	/* The hung transfers must not time out: only the resets end them. */
+	ASSERT_EQ(0, kt_set_timeout(self->fd, 30));
+	ASSERT_EQ(0, kt_stats(self->fd, &a));
+	ASSERT_EQ(0, kt_hw(self->fd, &h0));
+	ASSERT_EQ(0, kt_fault_ex(self->fd, KESYNC_FAULT_HANG, 1, 0,
+				 KESYNC_FAULT_F_RESET_DELAY, RESET_US));
+	kt_op_init(&op, 0, LEN, 4096, kt_seed ^ 0x01d);
+	ASSERT_EQ(0, kt_op_start(&op));
+	for (i = 0; i <= RETRY_MAX; i++) {
+		tag = wait_new_transfer(tag, 10);
+		ASSERT_NE(0, tag) TH_LOG("transfer %u never reached the device", i + 1);
+		pid = reset_started(self->fd);
+		ASSERT_LT(0, pid);
+		ASSERT_EQ(1, kt_ctrl_resetting()) TH_LOG("reset %u never began", i + 1);
+		/* While that reset runs: the retry hangs, the next reset is slow. */
+		if (i < RETRY_MAX) {
+			ASSERT_EQ(0, kt_fault_ex(self->fd, KESYNC_FAULT_HANG, 1, 0,
+						 KESYNC_FAULT_F_RESET_DELAY, RESET_US));
+			ASSERT_EQ(0, kt_hw(self->fd, &h));
+			ASSERT_EQ(h0.resets + i, h.resets)
+				TH_LOG("reset %u was over before its fault was armed", i + 1);
+		}
+		ASSERT_EQ(0, reset_result(pid, RESET_US / 1e6 + 5));
+	}
+	ASSERT_EQ(1, kt_op_wait(&op, RESET_US / 1e6 + 5));
+	EXPECT_EQ(-1, op.res.ret);
+	EXPECT_EQ(EIO, op.res.err) TH_LOG("got %s", strerror(op.res.err));
+	kt_op_reap(&op, 5);
+	ASSERT_EQ(0, kt_wait_resets(self->fd, h0.resets, RETRY_MAX + 1, 5));
+	ASSERT_EQ(0, kt_stats(self->fd, &b));
+	ASSERT_EQ(0, kt_hw(self->fd, &h));
+	EXPECT_EQ(RETRY_MAX + 1, KT_D(b, a, resets));
+	EXPECT_EQ(1, KT_D(b, a, errors));
+	EXPECT_EQ(0, KT_D(b, a, timeouts));
+	EXPECT_EQ(0, h.late_dma - h0.late_dma);
+	EXPECT_EQ(0, h.ctrl_busy - h0.ctrl_busy);
+	units_work(_metadata, self);
+}
+
 TEST_F(tmo, timeout_per_unit_and_bounds)
 {
 	struct kesync_info info;
