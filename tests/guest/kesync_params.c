@@ -13,6 +13,9 @@
  *			offers is taken and moves data; one it does not
  *			offer fails the probe (the module stays loaded, no
  *			unit appears) and the next load binds again
+ *   irqoff_stats_switch	irqoff_stats=0 loads with the accounting off, a
+ *			bare irqoff_stats (after =0) turns it on, as for
+ *			a bool parameter; writable at run time
  *
  * The boots of tests/matrix that run it hide MSI-X (--irq msi) or both
  * (--irq intx) from the device, or neither, so that between them every
@@ -136,7 +139,7 @@ TEST_F_TIMEOUT(params, bad_params_refused, 180)
 	static const char *const bad[] = {
 		"irq_mode=msi-x", "irq_mode=", "irq_mode=MSIX", "pump=dpc",
 		"pump=", "timeout=0", "timeout=3601", "reset_timeout_ms=9",
-		"reset_timeout_ms=60001",
+		"reset_timeout_ms=60001", "irqoff_stats=2",
 	};
 	unsigned int i;
 
@@ -201,6 +204,42 @@ TEST_F_TIMEOUT(params, irq_mode_each, 180)
 		ASSERT_EQ(0, kt_rmmod()) TH_LOG("%s: rmmod: %s", arg,
 						strerror(errno));
 	}
+}
+
+#define IRQOFF_PARAM	"/sys/module/" KT_MODULE "/parameters/irqoff_stats"
+
+/* The irqoff_stats parameter as sysfs shows it: 'Y', 'N', or 0. */
+static char irqoff_param(void)
+{
+	char buf[8] = "";
+	FILE *f = fopen(IRQOFF_PARAM, "r");
+
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return buf[0];
+}
+
+TEST_F_TIMEOUT(params, irqoff_stats_switch, 120)
+{
+	ASSERT_EQ(0, kt_insmod_with("irqoff_stats=0"))
+		TH_LOG("insmod: %s", strerror(errno));
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 15));
+	EXPECT_EQ('N', irqoff_param());
+	ASSERT_EQ(0, kt_write_file(IRQOFF_PARAM, "on"));
+	EXPECT_EQ('Y', irqoff_param());
+	ASSERT_EQ(0, kt_rmmod());
+	ASSERT_EQ(0, kt_insmod_with("irqoff_stats=0 irqoff_stats"))
+		TH_LOG("insmod: %s", strerror(errno));
+	ASSERT_EQ(0, kt_wait_nodes(self->units, 1, 15));
+	EXPECT_EQ('Y', irqoff_param());
+	errno = 0;
+	EXPECT_NE(0, kt_write_file(IRQOFF_PARAM, "sometimes"));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ('Y', irqoff_param());
+	pm_io(_metadata, self->units, kt_seed ^ 0x1f0f);
 }
 
 KT_FINAL_HEALTH_TEST(0)
