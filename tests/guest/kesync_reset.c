@@ -12,7 +12,10 @@
  *			only logged in the function's AER registers (QEMU 7.2
  *			sends no message for it); an uncorrectable non-fatal
  *			one is recovered through mmio_enabled, a fatal one
- *			through a secondary bus reset and slot_reset
+ *			through a secondary bus reset and slot_reset; one
+ *			whose recovery fails (the controller's reset never
+ *			ends) leaves the controller dead, its requests
+ *			failing -EIO, until unbind and bind
  *   s3			echo mem > /sys/power/state (deep), woken by the RTC
  *			alarm; QEMU resets every device on the wake-up.  Needs
  *			S3 in QEMU and a firmware that resumes (SeaBIOS):
@@ -427,6 +430,7 @@ static int rs_aer_uncor(struct __test_metadata *_metadata, const char *json,
 {
 	long long n0 = rs_aer_count(kind, field);
 	int r0 = rs_klog_count("AER: device recovery");
+	int f0 = rs_klog_count("AER: device recovery failed");
 	double end = kt_now() + 60;
 
 	if (n0 < 0)
@@ -443,7 +447,7 @@ static int rs_aer_uncor(struct __test_metadata *_metadata, const char *json,
 		TH_LOG("no recovery reported 60 s after the error");
 		return -1;
 	}
-	EXPECT_EQ(0, rs_klog_count("AER: device recovery failed"))
+	EXPECT_EQ(f0, rs_klog_count("AER: device recovery failed"))
 		TH_LOG("the PCI core could not recover the device");
 	return 0;
 }
@@ -541,6 +545,72 @@ TEST_F_TIMEOUT(reset, aer_fatal, 300)
 	if (!kt_env_uint("KESYNC_HOST_HOOK", 0))
 		SKIP(return, "no host hook in this boot (matrix option --host-hook)");
 	rs_during_io(_metadata, rs_aer_fatal, "a fatal AER error");
+}
+
+/*
+ * A recovery that fails: the controller's reset does not finish in the
+ * KESYNC_PROBE_RESET_US (11 s) the driver waits for it (the host sets
+ * the device's reset-delay-us to 15 s; KESYNC_IOC_FAULT takes at most
+ * 10 s), so mmio_enabled cannot set it up again after a non-fatal error.
+ * The controller is declared dead and the PCI core reports the recovery
+ * failed; every unit's requests then fail -EIO at once instead of
+ * waiting.  Unbind and bind bring it back (the probe waits out the rest
+ * of the reset), with the data on its media.
+ */
+#define QMP_RESET_DELAY(us) \
+	"{\"execute\": \"qom-set\", \"arguments\": {\"path\": " \
+	"\"/machine/peripheral/kesync0\", \"property\": \"reset-delay-us\", " \
+	"\"value\": " #us "}}"
+
+TEST_F_TIMEOUT(reset, aer_recovery_fails, 300)
+{
+	unsigned int u, units = kt_units();
+	int f0, fd, kmsg;
+	char b[4096];
+	double end;
+
+	if (!kt_env_uint("KESYNC_HOST_HOOK", 0))
+		SKIP(return, "no host hook in this boot (matrix option --host-hook)");
+	ASSERT_LT(0, units);
+	rs_rebind(_metadata, units);
+	for (u = 0; u < units; u++) {
+		fd = kt_open_unit(u);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(RS_LEN, kt_pwrite_pat(fd, RS_LEN, 3 * RS_LEN, kt_seed ^ (0xae0 + u)));
+		close(fd);
+	}
+	/* The host runs its requests in order: the delay is set first. */
+	kt_host_request(QMP_RESET_DELAY(15000000));
+	kmsg = kt_kmsg_open_end();
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", strerror(errno));
+	f0 = rs_klog_count("AER: device recovery failed");
+	kt_host_request(QMP_AER("kesync0 COMP_TIME"));
+	end = kt_now() + 60;
+	while (kt_now() < end && rs_klog_count("AER: device recovery failed") <= f0)
+		kt_msleep(50);
+	ASSERT_LT(f0, rs_klog_count("AER: device recovery failed"))
+		TH_LOG("no failed recovery reported 60 s after the error");
+	EXPECT_TRUE(kt_kmsg_says(kmsg, "not working after a reset of the function"));
+	close(kmsg);
+	for (u = 0; u < units; u++) {
+		double t = kt_now();
+
+		fd = kt_open_unit(u);
+		ASSERT_LE(0, fd) TH_LOG("unit %u: %s", u, strerror(errno));
+		errno = 0;
+		EXPECT_EQ(-1, pread(fd, b, sizeof(b), 0)) TH_LOG("unit %u", u);
+		EXPECT_EQ(EIO, errno) TH_LOG("unit %u: %s", u, strerror(errno));
+		EXPECT_GT(1.0, kt_now() - t) TH_LOG("unit %u waited", u);
+		close(fd);
+	}
+	rs_rebind(_metadata, units);
+	for (u = 0; u < units; u++) {
+		fd = kt_open_unit(u);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, kt_pread_check(fd, RS_LEN, 3 * RS_LEN, kt_seed ^ (0xae0 + u)))
+			TH_LOG("unit %u: the data did not survive", u);
+		close(fd);
+	}
 }
 
 /*
