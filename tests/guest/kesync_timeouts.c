@@ -17,11 +17,14 @@
 #define MARGIN	0.5	/* emulator slack on top of the design's [T, T+1] */
 #define LEN	65536
 
+#define RESET_MS_PARAM	"/sys/module/" KT_MODULE "/parameters/reset_timeout_ms"
+
 FIXTURE(tmo) {
 	int fd;			/* unit 0 */
 	int nfd;		/* a neighbour (unit 1), or -1 */
 	struct kesync_info info;
 	unsigned int saved[KESYNC_MAX_UNITS];
+	char reset_ms[16];	/* reset_timeout_ms to restore, or "" */
 };
 
 FIXTURE_SETUP(tmo)
@@ -29,6 +32,7 @@ FIXTURE_SETUP(tmo)
 	unsigned int u;
 
 	self->nfd = -1;
+	self->reset_ms[0] = 0;
 	self->fd = kt_open_unit(0);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, kt_info(self->fd, &self->info));
@@ -67,6 +71,8 @@ FIXTURE_TEARDOWN(tmo)
 	if (self->nfd >= 0)
 		close(self->nfd);
 	close(self->fd);
+	if (self->reset_ms[0])
+		kt_write_file(RESET_MS_PARAM, self->reset_ms);
 }
 
 /* One timed request from a sentinel-filled buffer; *dt is its duration. */
@@ -742,9 +748,27 @@ static unsigned int wait_new_transfer(unsigned int old, double s)
  * the device: a reset clears armed faults, so the next HANG is armed
  * while that reset runs (RESET_DELAY_US), before the driver can start the
  * transfer again.  KESYNC_IOC_RESET returns once the reset is over, so a
- * child asks for it.  Nothing times out and no DMA follows a reset.
+ * child asks for it.  The driver waits reset_timeout_ms for a reset and
+ * then writes CTRL.RESET again, which would start a new reset (and clear
+ * the fault) once this one is over: the test gives it 10 s, far beyond
+ * RESET_US, and the fixture restores it.  Nothing times out and no DMA
+ * follows a reset.
  */
 #define RESET_US	1000000
+
+/* The driver's debugfs state file, into the test's log. */
+static void dump_state(struct __test_metadata *_metadata)
+{
+	FILE *f = kt_state_open();
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		TH_LOG("state: %s", line);
+	}
+	if (f)
+		fclose(f);
+}
 
 /* KESYNC_IOC_RESET on @fd in a child; once the reset runs, its pid. */
 static pid_t reset_started(int fd)
@@ -788,10 +812,16 @@ TEST_F_TIMEOUT(tmo, user_resets_in_a_row_end_transfer, 60)
 	struct kt_op op;
 	int busy;
 	pid_t pid;
+	FILE *f;
 
 	if (kt_unit_isr(0, &busy, &tag))
 		SKIP(return, "no debugfs state file");
 	tag = 0;
+	f = fopen(RESET_MS_PARAM, "r");
+	ASSERT_NE(NULL, f) TH_LOG("%s: %s", RESET_MS_PARAM, strerror(errno));
+	ASSERT_NE(NULL, fgets(self->reset_ms, sizeof(self->reset_ms), f));
+	fclose(f);
+	ASSERT_EQ(0, kt_write_file(RESET_MS_PARAM, "10000"));
 	/* The hung transfers must not time out: only the resets end them. */
 	ASSERT_EQ(0, kt_set_timeout(self->fd, 30));
 	ASSERT_EQ(0, kt_stats(self->fd, &a));
@@ -802,6 +832,11 @@ TEST_F_TIMEOUT(tmo, user_resets_in_a_row_end_transfer, 60)
 	ASSERT_EQ(0, kt_op_start(&op));
 	for (i = 0; i <= RETRY_MAX; i++) {
 		tag = wait_new_transfer(tag, 10);
+		if (!tag) {
+			dump_state(_metadata);
+			EXPECT_NE(1, kt_op_wait(&op, 0)) TH_LOG("the request ended: %zd (%s)",
+								op.res.ret, strerror(op.res.err));
+		}
 		ASSERT_NE(0, tag) TH_LOG("transfer %u never reached the device", i + 1);
 		pid = reset_started(self->fd);
 		ASSERT_LT(0, pid);
