@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kesync.h>
@@ -381,6 +382,151 @@ TEST(foreign_devices_refused)
 	if (!found)
 		SKIP(return, "no foreign PCI device (the params-msi boot has them)");
 	EXPECT_EQ(2, found);
+	fd = open("/dev/kesync0", O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open /dev/kesync0: %s", strerror(errno));
+	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 0));
+	close(fd);
+}
+
+/*
+ * A controller whose identification registers lie.  A bochs-display (the
+ * params-msi boot adds one, tests/matrix) has plain memory, its framebuffer,
+ * at BAR0: the test writes there MAGIC and then, one case at a time, a
+ * VERSION, CAPS, MAX_SEGS, MAX_XFER or UNIT_SIZE out of what the driver
+ * supports, and binds kesync to it by hand (driver_override).  Each probe
+ * refuses it with -ENODEV and logs why.  The last case has a good geometry
+ * and a STATUS that stays RESETTING: the probe's controller reset gives up
+ * after KESYNC_PROBE_RESET_US (11 s) with -ETIMEDOUT and the probe unwinds
+ * what it set up.  The function stays without a driver, and the real
+ * controller goes on working.
+ */
+#define FAKE_VENDOR	0x1234
+#define FAKE_DEVICE	0x1111
+
+struct fake_regs {
+	const char *what;
+	unsigned int version, caps, max_segs, max_xfer, size_lo, size_hi;
+	unsigned int status;
+	int err;		/* errno of the bind */
+	const char *log;	/* what the kernel log says */
+};
+
+/* One register of the mapped BAR0: an access the compiler keeps. */
+static void fake_wr(void *bar, unsigned int reg, unsigned int v)
+{
+	__atomic_store_n((unsigned int *)((char *)bar + reg), v, __ATOMIC_RELAXED);
+}
+
+static unsigned int fake_rd(void *bar, unsigned int reg)
+{
+	return __atomic_load_n((unsigned int *)((char *)bar + reg), __ATOMIC_RELAXED);
+}
+
+static void fake_fill(void *bar, const struct fake_regs *f)
+{
+	fake_wr(bar, KESYNC_REG_MAGIC, KESYNC_MAGIC);
+	fake_wr(bar, KESYNC_REG_VERSION, f->version);
+	fake_wr(bar, KESYNC_REG_CAPS, f->caps);
+	fake_wr(bar, KESYNC_REG_MAX_SEGS, f->max_segs);
+	fake_wr(bar, KESYNC_REG_MAX_XFER, f->max_xfer);
+	fake_wr(bar, KESYNC_REG_UNIT_SIZE_LO, f->size_lo);
+	fake_wr(bar, KESYNC_REG_UNIT_SIZE_HI, f->size_hi);
+	fake_wr(bar, KESYNC_REG_CTRL, 0);
+	fake_wr(bar, KESYNC_REG_STATUS, f->status);
+}
+
+TEST(lying_controller_refused)
+{
+	static const struct fake_regs cases[] = {
+		{ "VERSION 2.0", (KESYNC_VERSION_MAJOR + 1) << 16, 1, 16,
+		  65536, 1 << 20, 0, 0, ENODEV, "unsupported kesync interface version" },
+		{ "VERSION 0.9", 9, 1, 16, 65536, 1 << 20, 0, 0, ENODEV,
+		  "unsupported kesync interface version" },
+		{ "no unit", KESYNC_VERSION, 0, 16, 65536, 1 << 20, 0, 0,
+		  ENODEV, "bad geometry: units 0," },
+		{ "9 units", KESYNC_VERSION, KESYNC_MAX_UNITS + 1, 16, 65536,
+		  1 << 20, 0, 0, ENODEV, "bad geometry: units 9," },
+		{ "no segment", KESYNC_VERSION, 1, 0, 65536, 1 << 20, 0, 0,
+		  ENODEV, "max segments 0," },
+		{ "too many segments", KESYNC_VERSION, 1,
+		  KESYNC_MAX_SEGS_LIMIT + 1, 65536, 1 << 20, 0, 0, ENODEV,
+		  "max segments 257," },
+		{ "transfers of 0 bytes", KESYNC_VERSION, 1, 16, 0, 1 << 20, 0,
+		  0, ENODEV, "max transfer 0," },
+		{ "transfers too long", KESYNC_VERSION, 1, 16,
+		  KESYNC_MAX_XFER_LIMIT + 1, 1 << 20, 0, 0, ENODEV,
+		  "bad geometry" },
+		{ "units of 0 bytes", KESYNC_VERSION, 1, 16, 65536, 0, 0, 0,
+		  ENODEV, "unit size 0" },
+		{ "units past loff_t", KESYNC_VERSION, 1, 16, 65536, 0,
+		  0x80000000u, 0, ENODEV, "unit size 9223372036854775808" },
+		{ "a reset that never ends", KESYNC_VERSION, 1, 16, 65536,
+		  1 << 20, 0, KESYNC_STATUS_RESETTING, ETIMEDOUT,
+		  "controller reset failed: -110" },
+	};
+	char bdf[64], path[192], ovr[192], drv[192], res[192];
+	unsigned char buf[512];
+	unsigned int i;
+	int fd, kmsg;
+	void *map;
+
+	if (kt_find_pci_id(FAKE_VENDOR, FAKE_DEVICE, bdf, sizeof(bdf)))
+		SKIP(return, "no bochs-display (the params-msi boot has one)");
+	snprintf(drv, sizeof(drv), "/sys/bus/pci/devices/%s/driver", bdf);
+	ASSERT_NE(0, access(drv, F_OK)) TH_LOG("%s has a driver", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/enable", bdf);
+	ASSERT_EQ(0, kt_write_file(path, "1")) TH_LOG("%s: %s", path, strerror(errno));
+	snprintf(res, sizeof(res), "/sys/bus/pci/devices/%s/resource0", bdf);
+	snprintf(ovr, sizeof(ovr), "/sys/bus/pci/devices/%s/driver_override",
+		 bdf);
+	ASSERT_EQ(0, kt_write_file(ovr, "kesync")) TH_LOG("%s: %s", ovr, strerror(errno));
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct fake_regs *f = &cases[i];
+		double t = kt_now();
+
+		/*
+		 * A new mapping each time: a driver claiming BAR0 revokes the
+		 * mappings of its resource file (CONFIG_IO_STRICT_DEVMEM).
+		 */
+		fd = open(res, O_RDWR | O_SYNC | O_CLOEXEC);
+		ASSERT_LE(0, fd) TH_LOG("%s: %s", res, strerror(errno));
+		map = mmap(NULL, KESYNC_BAR0_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, fd, 0);
+		close(fd);
+		ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap %s: %s", res, strerror(errno));
+		fake_fill(map, f);
+		ASSERT_EQ(KESYNC_MAGIC, fake_rd(map, KESYNC_REG_MAGIC))
+			TH_LOG("BAR0 of %s is not memory", bdf);
+		munmap(map, KESYNC_BAR0_SIZE);
+		kmsg = kt_kmsg_open_end();
+		ASSERT_LE(0, kmsg);
+		errno = 0;
+		EXPECT_EQ(-1, kt_write_file(KT_DRIVER_DIR "/bind", bdf))
+			TH_LOG("%s: bound", f->what);
+		EXPECT_EQ(f->err, errno)
+			TH_LOG("%s: %s", f->what, strerror(errno));
+		EXPECT_TRUE(kt_kmsg_says(kmsg, f->log))
+			TH_LOG("%s: the log does not say \"%s\"", f->what, f->log);
+		close(kmsg);
+		EXPECT_NE(0, access(drv, F_OK)) TH_LOG("%s: %s has a driver",
+						       f->what, bdf);
+		TH_LOG("%s: refused in %.1f s", f->what, kt_now() - t);
+		/* Identification writes nothing: CTRL is as the test set it. */
+		if (f->err != ENODEV)
+			continue;
+		fd = open(res, O_RDONLY | O_SYNC | O_CLOEXEC);
+		ASSERT_LE(0, fd) TH_LOG("%s: %s", res, strerror(errno));
+		map = mmap(NULL, KESYNC_BAR0_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap %s: %s", res, strerror(errno));
+		EXPECT_EQ(0, fake_rd(map, KESYNC_REG_CTRL)) TH_LOG("%s", f->what);
+		munmap(map, KESYNC_BAR0_SIZE);
+	}
+
+	EXPECT_EQ(0, kt_write_file(ovr, "\n"));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/enable", bdf);
+	EXPECT_EQ(0, kt_write_file(path, "0"));
 	fd = open("/dev/kesync0", O_RDWR);
 	ASSERT_LE(0, fd) TH_LOG("open /dev/kesync0: %s", strerror(errno));
 	EXPECT_EQ(sizeof(buf), pread(fd, buf, sizeof(buf), 0));
