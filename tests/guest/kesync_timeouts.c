@@ -866,6 +866,99 @@ TEST_F_TIMEOUT(tmo, user_resets_in_a_row_end_transfer, 60)
 	units_work(_metadata, self);
 }
 
+/* The first "  cur:" line of the debugfs state file into @buf; 0 or -1. */
+static int cur_line(char *buf, size_t len)
+{
+	FILE *f = kt_state_open();
+	int ret = -1;
+
+	while (f && fgets(buf, len, f)) {
+		if (!strncmp(buf, "  cur:", 6)) {
+			buf[strcspn(buf, "\n")] = 0;
+			ret = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+/*
+ * A process killed while the controller resets.  Its write was on the
+ * device when the reset began: the kill only flags the request cancelled
+ * (the debugfs state shows "write ... cancel") and the process stays in
+ * the driver, its buffer mapped, until the reset is over; then the
+ * DpcForIsr ends the request without starting its transfer again.  The
+ * write rewrites the data already there, so whatever the hung transfer
+ * moved, nothing is lost.  No DMA follows the reset.  reset_timeout_ms as
+ * for user_resets_in_a_row_end_transfer.
+ */
+#define KILL_RESET_US	3000000
+
+TEST_F_TIMEOUT(tmo, killed_during_reset_waits_for_it, 60)
+{
+	struct kesync_hw_stats h0, h;
+	struct kesync_stats a, b;
+	char cur[512] = "";
+	unsigned int tag;
+	struct kt_op op;
+	siginfo_t si;
+	double end;
+	int busy;
+	pid_t pid;
+	FILE *f;
+
+	if (kt_unit_isr(0, &busy, &tag))
+		SKIP(return, "no debugfs state file");
+	f = fopen(RESET_MS_PARAM, "r");
+	ASSERT_NE(NULL, f) TH_LOG("%s: %s", RESET_MS_PARAM, strerror(errno));
+	ASSERT_NE(NULL, fgets(self->reset_ms, sizeof(self->reset_ms), f));
+	fclose(f);
+	ASSERT_EQ(0, kt_write_file(RESET_MS_PARAM, "10000"));
+	ASSERT_EQ(0, kt_set_timeout(self->fd, 30));
+	ASSERT_EQ(0, kt_stats(self->fd, &a));
+	ASSERT_EQ(0, kt_hw(self->fd, &h0));
+	ASSERT_EQ(0, kt_fault_ex(self->fd, KESYNC_FAULT_HANG, 1, 0,
+				 KESYNC_FAULT_F_RESET_DELAY, KILL_RESET_US));
+	kt_op_init(&op, 0, LEN, 4096, kt_seed ^ 0x01d);
+	op.write = 1;
+	ASSERT_EQ(0, kt_op_start(&op));
+	tag = wait_new_transfer(0, 10);
+	if (!tag)
+		dump_state(_metadata);
+	ASSERT_NE(0, tag) TH_LOG("the write never reached the device");
+	pid = reset_started(self->fd);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(1, kt_ctrl_resetting()) TH_LOG("the reset never began");
+
+	ASSERT_EQ(0, kill(op.pid, SIGKILL));
+	end = kt_now() + 5;
+	while ((cur_line(cur, sizeof(cur)) || !strstr(cur, " cancel")) &&
+	       kt_now() < end)
+		usleep(1000);
+	ASSERT_NE(NULL, strstr(cur, " cancel")) TH_LOG("state: %s", cur);
+	EXPECT_NE(NULL, strstr(cur, " write ")) TH_LOG("state: %s", cur);
+	/* The reset still runs, and the killed process waits for it. */
+	EXPECT_EQ(1, kt_ctrl_resetting());
+	memset(&si, 0, sizeof(si));
+	ASSERT_EQ(0, waitid(P_PID, op.pid, &si, WEXITED | WNOHANG | WNOWAIT));
+	EXPECT_EQ(0, si.si_pid) TH_LOG("the killed writer left during the reset");
+
+	ASSERT_EQ(0, reset_result(pid, KILL_RESET_US / 1e6 + 5));
+	ASSERT_EQ(0, kt_op_reap(&op, 5)) TH_LOG("the killed writer never left");
+	EXPECT_TRUE(WIFSIGNALED(op.status) && WTERMSIG(op.status) == SIGKILL);
+	ASSERT_EQ(0, kt_stats(self->fd, &b));
+	ASSERT_EQ(0, kt_hw(self->fd, &h));
+	EXPECT_EQ(1, KT_D(b, a, requests));
+	EXPECT_EQ(1, KT_D(b, a, cancels));
+	EXPECT_EQ(1, KT_D(b, a, resets));
+	EXPECT_EQ(0, KT_D(b, a, timeouts));
+	EXPECT_EQ(1, h.resets - h0.resets);
+	EXPECT_EQ(0, h.late_dma - h0.late_dma);
+	units_work(_metadata, self);
+}
+
 TEST_F(tmo, timeout_per_unit_and_bounds)
 {
 	struct kesync_info info;
