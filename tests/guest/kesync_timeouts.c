@@ -804,6 +804,23 @@ static int reset_result(pid_t pid, double s)
 	return -1;
 }
 
+/*
+ * For the tests whose resets take seconds: the driver waits 10 s for each
+ * (the fixture puts reset_timeout_ms back), and unit 0's hung transfers do
+ * not time out: only the resets end them.
+ */
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void slow_resets(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self)
+{
+	FILE *f = fopen(RESET_MS_PARAM, "r");
+
+	ASSERT_NE(NULL, f) TH_LOG("%s: %s", RESET_MS_PARAM, strerror(errno));
+	ASSERT_NE(NULL, fgets(self->reset_ms, sizeof(self->reset_ms), f));
+	fclose(f);
+	ASSERT_EQ(0, kt_write_file(RESET_MS_PARAM, "10000"));
+	ASSERT_EQ(0, kt_set_timeout(self->fd, 30));
+}
+
 TEST_F_TIMEOUT(tmo, user_resets_in_a_row_end_transfer, 60)
 {
 	struct kesync_hw_stats h0, h;
@@ -812,18 +829,11 @@ TEST_F_TIMEOUT(tmo, user_resets_in_a_row_end_transfer, 60)
 	struct kt_op op;
 	int busy;
 	pid_t pid;
-	FILE *f;
 
 	if (kt_unit_isr(0, &busy, &tag))
 		SKIP(return, "no debugfs state file");
 	tag = 0;
-	f = fopen(RESET_MS_PARAM, "r");
-	ASSERT_NE(NULL, f) TH_LOG("%s: %s", RESET_MS_PARAM, strerror(errno));
-	ASSERT_NE(NULL, fgets(self->reset_ms, sizeof(self->reset_ms), f));
-	fclose(f);
-	ASSERT_EQ(0, kt_write_file(RESET_MS_PARAM, "10000"));
-	/* The hung transfers must not time out: only the resets end them. */
-	ASSERT_EQ(0, kt_set_timeout(self->fd, 30));
+	slow_resets(_metadata, self);
 	ASSERT_EQ(0, kt_stats(self->fd, &a));
 	ASSERT_EQ(0, kt_hw(self->fd, &h0));
 	ASSERT_EQ(0, kt_fault_ex(self->fd, KESYNC_FAULT_HANG, 1, 0,
@@ -891,8 +901,7 @@ static int cur_line(char *buf, size_t len)
  * the driver, its buffer mapped, until the reset is over; then the
  * DpcForIsr ends the request without starting its transfer again.  The
  * write rewrites the data already there, so whatever the hung transfer
- * moved, nothing is lost.  No DMA follows the reset.  reset_timeout_ms as
- * for user_resets_in_a_row_end_transfer.
+ * moved, nothing is lost.  No DMA follows the reset.
  */
 #define KILL_RESET_US	3000000
 
@@ -907,16 +916,10 @@ TEST_F_TIMEOUT(tmo, killed_during_reset_waits_for_it, 60)
 	double end;
 	int busy;
 	pid_t pid;
-	FILE *f;
 
 	if (kt_unit_isr(0, &busy, &tag))
 		SKIP(return, "no debugfs state file");
-	f = fopen(RESET_MS_PARAM, "r");
-	ASSERT_NE(NULL, f) TH_LOG("%s: %s", RESET_MS_PARAM, strerror(errno));
-	ASSERT_NE(NULL, fgets(self->reset_ms, sizeof(self->reset_ms), f));
-	fclose(f);
-	ASSERT_EQ(0, kt_write_file(RESET_MS_PARAM, "10000"));
-	ASSERT_EQ(0, kt_set_timeout(self->fd, 30));
+	slow_resets(_metadata, self);
 	ASSERT_EQ(0, kt_stats(self->fd, &a));
 	ASSERT_EQ(0, kt_hw(self->fd, &h0));
 	ASSERT_EQ(0, kt_fault_ex(self->fd, KESYNC_FAULT_HANG, 1, 0,
