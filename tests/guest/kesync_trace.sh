@@ -12,7 +12,11 @@
 # - a lost interrupt: kesync_timeout "lost interrupt recovered";
 # - a spurious interrupt (the device's SPURIOUS fault): kesync_irq
 #   "spurious";
-# - a read ended by a fatal signal: kesync_cancelled.
+# - a read ended by a fatal signal: kesync_cancelled;
+# - with the ring buffer off, nothing is recorded and the I/O, a timeout
+#   and its reset go on as without;
+# - a disable_event trigger on kesync_started soft-disables
+#   kesync_completed.
 # Every wait is bounded.  Prints TAP 13.
 # shellcheck shell=sh
 
@@ -37,7 +41,7 @@ fi
 events="queued started cancelled completed programmed partial irq dpc timeout reset"
 n=0
 fails=0
-echo "1..$(($(echo "$events" | wc -w) + 6))"
+echo "1..$(($(echo "$events" | wc -w) + 8))"
 
 # ok STATUS DESCRIPTION [DIAGNOSTIC]
 ok() {
@@ -147,6 +151,44 @@ fi
 wait "$pid" 2>/dev/null
 ok "$r" "a read killed during its transfer: kesync_cancelled" \
 	"$(grep -E 'kesync_(programmed|cancelled|completed)' "$tr/trace" | head -n 4)"
+
+# With the ring buffer off, the enabled events record nothing (each finds
+# no room and gives up), and neither I/O nor a timeout and its reset is
+# disturbed.
+echo 0 >"$tr/tracing_on"
+: >"$tr/trace"
+echo 1 >"$ev/enable"
+kesyncctl -d "$dev" timeout 1 >/dev/null
+kesyncctl -d "$dev" verify 64k >"$tmp/out" 2>&1
+rc=$?
+kesyncctl -d "$dev" fault hang 1 >/dev/null
+dd if="$dev" of=/dev/null bs=4096 count=1 2>/dev/null
+r=$?
+echo 1 >"$tr/tracing_on"
+nrec=$(grep -c ' kesync_' "$tr/trace")
+[ "$rc" -eq 0 ] && [ "$r" -ne 0 ] && [ "$nrec" -eq 0 ]
+ok $? "with tracing off: no record, the I/O and the timeout as without" \
+	"verify rc=$rc, hung read rc=$r, records $nrec"
+
+# A trigger: the first kesync_started soft-disables kesync_completed,
+# which then records nothing although it stays enabled.
+kesyncctl -d "$dev" timeout "$tmo0" >/dev/null
+start
+trig="disable_event:kesync:kesync_completed"
+if echo "$trig" >"$ev/kesync_started/trigger" 2>/dev/null; then
+	kesyncctl -d "$dev" verify 64k >"$tmp/out" 2>&1
+	rc=$?
+	# Soft mode, soft-disabled: still registered, recording nothing.
+	st=$(cat "$ev/kesync_completed/enable")
+	echo "!$trig" >"$ev/kesync_started/trigger"
+	cp "$tr/trace" "$tmp/trace"
+	has started "kesync0 " && ! has completed "" && [ "$rc" -eq 0 ] &&
+		[ "$st" = "0*" ]
+	ok $? "a disable_event trigger: kesync_started recorded, kesync_completed not" \
+		"verify rc=$rc; kesync_completed/enable $st; $(grep -cE 'kesync_(started|completed)' "$tmp/trace") records"
+else
+	ok 1 "a disable_event trigger" "cannot write $ev/kesync_started/trigger"
+fi
 
 # The unit still works.
 kesyncctl -d "$dev" clear >/dev/null
