@@ -565,6 +565,52 @@ TEST_F(tmo, short_five_times)
 }
 
 /*
+ * SHORT of 0 bytes: transfers that move nothing.  The driver programs the
+ * window again, KESYNC_ZERO_PROGRESS_MAX (3) times in a row at most: after
+ * two empty transfers the request completes; after three it fails -EIO,
+ * having moved nothing, instead of programming empty transfers for ever.
+ * The unit's data is as before (the failed write moved no byte).
+ */
+#define ZERO_PROGRESS_MAX	3
+
+TEST_F(tmo, short_of_nothing_twice_completes)
+{
+	shorts(_metadata, self, 0, LEN, ZERO_PROGRESS_MAX - 1, 0);
+}
+
+/* checkpatch-ok: SPACING: FIXTURE_DATA() names a type: '*' declares a pointer */
+static void no_progress(struct __test_metadata *_metadata, FIXTURE_DATA(tmo) *self,
+			int wr)
+{
+	struct kesync_stats a, b;
+	struct kt_buf buf;
+	double dt;
+
+	ASSERT_EQ(0, kt_buf_alloc(&buf, LEN, 0));
+	ASSERT_EQ(0, kt_stats(self->fd, &a));
+	ASSERT_EQ(0, kt_fault(self->fd, KESYNC_FAULT_SHORT, ZERO_PROGRESS_MAX, 0));
+	EXPECT_EQ(-1, timed_io(self->fd, wr, &buf, 4096, kt_seed ^ 0x2e0, &dt));
+	EXPECT_EQ(EIO, errno) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, kt_stats(self->fd, &b));
+	EXPECT_EQ(ZERO_PROGRESS_MAX, KT_D(b, a, short_xfers));
+	EXPECT_EQ(1, KT_D(b, a, errors));
+	EXPECT_EQ(0, KT_D(b, a, bytes));
+	EXPECT_EQ(0, KT_D(b, a, timeouts));
+	kt_buf_free(&buf);
+	units_work(_metadata, self);
+}
+
+TEST_F(tmo, short_of_nothing_three_times_read_eio)
+{
+	no_progress(_metadata, self, 0);
+}
+
+TEST_F(tmo, short_of_nothing_three_times_write_eio)
+{
+	no_progress(_metadata, self, 1);
+}
+
+/*
  * SPURIOUS: an interrupt with nothing finished is counted and ignored.  The
  * device raises it halfway through the transfer; an emulated CPU may only
  * get to it once the transfer has finished (nothing spurious then), so
