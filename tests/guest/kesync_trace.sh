@@ -26,6 +26,8 @@ dev=/dev/kesync0
 tmp=$(mktemp -d /tmp/kesync_trace.XXXXXX) || exit 1
 tmo0=
 cleanup() {
+	echo '!disable_event:kesync:kesync_completed' \
+		>"$ev/kesync_started/trigger" 2>/dev/null
 	echo 0 >"$ev/enable" 2>/dev/null
 	[ -n "$tmo0" ] && kesyncctl -d "$dev" timeout "$tmo0" >/dev/null 2>&1
 	kesyncctl -d "$dev" clear >/dev/null 2>&1
